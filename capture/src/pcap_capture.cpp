@@ -1,0 +1,211 @@
+#include <weir/capture/pcap_capture.hpp>
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace weir::capture {
+
+namespace {
+
+void bump(std::atomic<uint64_t>& a, uint64_t n) {
+    a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+int64_t wall_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Packets longer than this are cut to fit a batch arena (counted as oversize).
+constexpr std::size_t kMaxCopy = 65536;
+
+}  // namespace
+
+PcapCapture::PcapCapture(PcapConfig cfg) : cfg_(std::move(cfg)) {}
+
+PcapCapture::~PcapCapture() {
+    if (pcap_ != nullptr) {
+        pcap_close(pcap_);
+    }
+}
+
+void PcapCapture::open() {
+    char err[PCAP_ERRBUF_SIZE] = {0};
+    if (cfg_.kind == PcapConfig::Kind::kFile) {
+        pcap_ = pcap_open_offline_with_tstamp_precision(cfg_.name.c_str(),
+                                                        PCAP_TSTAMP_PRECISION_NANO, err);
+        if (pcap_ == nullptr) {
+            throw std::runtime_error("cannot read capture file '" + cfg_.name + "': " + err);
+        }
+        nano_ = true;
+        struct stat st{};
+        if (::stat(cfg_.name.c_str(), &st) == 0) {
+            file_size_ = st.st_size;
+        }
+        progress_.store(0.0);
+    } else {
+        pcap_ = pcap_create(cfg_.name.c_str(), err);
+        if (pcap_ == nullptr) {
+            throw std::runtime_error("cannot open interface '" + cfg_.name + "': " + err);
+        }
+        pcap_set_snaplen(pcap_, cfg_.snaplen);
+        pcap_set_promisc(pcap_, cfg_.promiscuous ? 1 : 0);
+        pcap_set_timeout(pcap_, cfg_.timeout_ms);
+        pcap_set_buffer_size(pcap_, cfg_.buffer_mb * 1024 * 1024);
+        nano_ = pcap_set_tstamp_precision(pcap_, PCAP_TSTAMP_PRECISION_NANO) == 0;
+        const int rc = pcap_activate(pcap_);
+        if (rc < 0) {
+            std::string why = pcap_geterr(pcap_);
+            if (rc == PCAP_ERROR_PERM_DENIED) {
+                why += " (live capture needs root or CAP_NET_RAW)";
+            } else if (rc == PCAP_ERROR_NO_SUCH_DEVICE) {
+                why = "no such interface";
+            }
+            pcap_close(pcap_);
+            pcap_ = nullptr;
+            throw std::runtime_error("cannot capture on '" + cfg_.name + "': " + why);
+        }
+        nano_ = pcap_get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+    }
+    linktype_ = pcap_datalink(pcap_);
+    snaplen_ = pcap_snapshot(pcap_);
+    if (!cfg_.bpf_filter.empty()) {
+        bpf_program prog{};
+        if (pcap_compile(pcap_, &prog, cfg_.bpf_filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            throw std::runtime_error("bad BPF filter '" + cfg_.bpf_filter + "': " + pcap_geterr(pcap_));
+        }
+        const int rc = pcap_setfilter(pcap_, &prog);
+        pcap_freecode(&prog);
+        if (rc != 0) {
+            throw std::runtime_error("cannot set BPF filter: " + std::string(pcap_geterr(pcap_)));
+        }
+    }
+}
+
+std::size_t PcapCapture::arena_bytes(uint32_t batch_size) const {
+    const std::size_t per_batch = static_cast<std::size_t>(batch_size) * 2048;
+    const std::size_t one = std::min<std::size_t>(static_cast<std::size_t>(std::max(snaplen_, 0)), kMaxCopy) + 8;
+    return std::max(per_batch, one);
+}
+
+void PcapCapture::wait_for_replay(int64_t ts_ns) {
+    if (replay_first_ts_ < 0) {
+        replay_first_ts_ = ts_ns;
+        replay_wall_start_ = wall_ns();
+        return;
+    }
+    const auto due = replay_wall_start_ +
+                     static_cast<int64_t>(static_cast<double>(ts_ns - replay_first_ts_) / cfg_.replay_speed);
+    const int64_t wait = due - wall_ns();
+    if (wait > 0) {
+        // Long gaps in a trace are slept in slices so a stop request is noticed by the caller.
+        const int64_t slice = std::min<int64_t>(wait, 100'000'000);
+        timespec ts{static_cast<time_t>(slice / 1'000'000'000), static_cast<long>(slice % 1'000'000'000)};
+        nanosleep(&ts, nullptr);
+    }
+}
+
+void PcapCapture::update_progress() {
+    if (cfg_.kind == PcapConfig::Kind::kFile) {
+        if (FILE* f = pcap_file(pcap_); f != nullptr && file_size_ > 0) {
+            const long pos = std::ftell(f);
+            if (pos >= 0) {
+                progress_.store(std::min(1.0, static_cast<double>(pos) / static_cast<double>(file_size_)),
+                                std::memory_order_relaxed);
+            }
+        }
+    } else {
+        pcap_stat st{};
+        if (pcap_stats(pcap_, &st) == 0) {
+            kernel_drops_.store(st.ps_drop, std::memory_order_relaxed);
+            if_drops_.store(st.ps_ifdrop, std::memory_order_relaxed);
+        }
+    }
+}
+
+CaptureSource::Status PcapCapture::fill(PacketBatch& batch) {
+    if (++batches_since_progress_ >= 16) {
+        batches_since_progress_ = 0;
+        update_progress();
+    }
+    const auto ts_of = [this](const pcap_pkthdr& h) {
+        return static_cast<int64_t>(h.ts.tv_sec) * 1'000'000'000 +
+               static_cast<int64_t>(h.ts.tv_usec) * (nano_ ? 1 : 1000);
+    };
+    uint64_t pkts = 0;
+    uint64_t bytes = 0;
+    const auto add = [&](const uint8_t* data, const pcap_pkthdr& h) {
+        uint32_t caplen = h.caplen;
+        if (caplen > batch.arena_free()) {
+            caplen = static_cast<uint32_t>(batch.arena_free());
+            bump(oversize_, 1);
+        }
+        batch.append_copy(data, caplen, h.len, ts_of(h), static_cast<uint16_t>(linktype_));
+        ++pkts;
+        bytes += h.len;
+    };
+    const auto account = [&] {
+        bump(packets_, pkts);
+        bump(bytes_, bytes);
+    };
+    if (has_pending_) {
+        has_pending_ = false;
+        if (cfg_.replay_speed > 0) {
+            wait_for_replay(ts_of(pending_hdr_));
+        }
+        add(pending_.data(), pending_hdr_);
+    }
+    while (!batch.full()) {
+        pcap_pkthdr* h = nullptr;
+        const u_char* data = nullptr;
+        const int rc = pcap_next_ex(pcap_, &h, &data);
+        if (rc == 1) {
+            const bool late = cfg_.replay_speed > 0 && !batch.empty();
+            if ((h->caplen > batch.arena_free() && !batch.empty()) || late) {
+                // Keep it for the next batch: it does not fit, or (replay) it is not due yet
+                // and the packets already read should leave on time.
+                pending_.assign(data, data + std::min<std::size_t>(h->caplen, kMaxCopy));
+                pending_hdr_ = *h;
+                pending_hdr_.caplen = static_cast<bpf_u_int32>(pending_.size());
+                has_pending_ = true;
+                account();
+                return Status::kOk;
+            }
+            if (cfg_.replay_speed > 0) {
+                wait_for_replay(ts_of(*h));
+            }
+            add(data, *h);
+        } else if (rc == 0) {
+            account();
+            return batch.empty() ? Status::kTimeout : Status::kOk;
+        } else if (rc == PCAP_ERROR_BREAK) {
+            account();
+            progress_.store(1.0);
+            update_progress();
+            return Status::kEnd;
+        } else {
+            error_ = pcap_geterr(pcap_);
+            account();
+            return Status::kError;
+        }
+    }
+    account();
+    return Status::kOk;
+}
+
+CaptureStats PcapCapture::stats() const {
+    CaptureStats s;
+    s.packets = packets_.load(std::memory_order_relaxed);
+    s.bytes = bytes_.load(std::memory_order_relaxed);
+    s.kernel_drops = kernel_drops_.load(std::memory_order_relaxed);
+    s.if_drops = if_drops_.load(std::memory_order_relaxed);
+    s.oversize = oversize_.load(std::memory_order_relaxed);
+    return s;
+}
+
+}  // namespace weir::capture
