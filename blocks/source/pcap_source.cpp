@@ -16,6 +16,9 @@ PcapSource::PcapSource(BlockSetup& s) : Block(s) {
     config_.buffer_mb = s.param<int>("source.buffer_mb", 64, "live: kernel capture buffer, MiB");
     config_.replay_speed = s.param<double>(
         "source.replay", 0.0, "files: 0 reads as fast as possible, 1 at recorded speed, 2 twice as fast");
+    config_.mmap_files = s.choice("source.reader", "auto", {"auto", "libpcap"},
+                                  "files: auto maps classic pcap files and reads them without copies "
+                                  "(pcapng and pipes go through libpcap); libpcap forces libpcap") == "auto";
     config_.bpf_filter = s.param<std::string>("bpf_filter.expression", "", "BPF filter, pcap-filter(7) syntax");
     batch_size_ = s.param<uint32_t>("source.batch", 32, "packets per batch (1..64)");
     max_batches_ = s.param<uint32_t>("source.max_batches", 4096,

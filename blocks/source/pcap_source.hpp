@@ -9,6 +9,8 @@
 //   source.timeout_ms  longest wait per read, live  (default 10)
 //   source.buffer_mb   kernel buffer, live          (default 64)
 //   source.replay      files: 0 = as fast as possible, 1 = recorded speed, 2 = twice as fast
+//   source.reader      files: auto (classic pcap memory-mapped, zero-copy; others via libpcap)
+//                      | libpcap (always libpcap, one copy per packet)
 //   source.batch       packets per batch, 1..64     (default 32)
 //   source.max_batches batches alive at once        (default 4096; allocated on demand)
 //   bpf_filter.expression  BPF filter (pcap-filter(7)), empty = all

@@ -1,6 +1,9 @@
 #include <weir/capture/pcap_capture.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <algorithm>
@@ -29,6 +32,12 @@ constexpr std::size_t kMaxCopy = 65536;
 PcapCapture::PcapCapture(PcapConfig cfg) : cfg_(std::move(cfg)) {}
 
 PcapCapture::~PcapCapture() {
+    if (map_ != nullptr) {
+        munmap(const_cast<uint8_t*>(map_), map_size_);
+    }
+    if (has_filter_) {
+        pcap_freecode(&filter_);
+    }
     if (pcap_ != nullptr) {
         pcap_close(pcap_);
     }
@@ -74,20 +83,141 @@ void PcapCapture::open() {
     }
     linktype_ = pcap_datalink(pcap_);
     snaplen_ = pcap_snapshot(pcap_);
+    if (cfg_.kind == PcapConfig::Kind::kFile && cfg_.mmap_files) {
+        open_mapped();
+    }
     if (!cfg_.bpf_filter.empty()) {
-        bpf_program prog{};
-        if (pcap_compile(pcap_, &prog, cfg_.bpf_filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        if (pcap_compile(pcap_, &filter_, cfg_.bpf_filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
             throw std::runtime_error("bad BPF filter '" + cfg_.bpf_filter + "': " + pcap_geterr(pcap_));
         }
-        const int rc = pcap_setfilter(pcap_, &prog);
-        pcap_freecode(&prog);
-        if (rc != 0) {
+        has_filter_ = true;
+        // The mapped reader applies the program itself (pcap_offline_filter).
+        if (map_ == nullptr && pcap_setfilter(pcap_, &filter_) != 0) {
             throw std::runtime_error("cannot set BPF filter: " + std::string(pcap_geterr(pcap_)));
         }
     }
 }
 
+bool PcapCapture::open_mapped() {
+    const int fd = ::open(cfg_.name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    struct stat st{};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 24) {
+        ::close(fd);
+        return false;
+    }
+    void* m = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (m == MAP_FAILED) {
+        return false;
+    }
+    uint32_t magic = 0;
+    std::memcpy(&magic, m, 4);
+    switch (magic) {
+        case 0xa1b2c3d4: map_swapped_ = false; nano_ = false; break;
+        case 0xd4c3b2a1: map_swapped_ = true; nano_ = false; break;
+        case 0xa1b23c4d: map_swapped_ = false; nano_ = true; break;
+        case 0x4d3cb2a1: map_swapped_ = true; nano_ = true; break;
+        default:  // pcapng and the rarer formats stay with libpcap
+            munmap(m, static_cast<std::size_t>(st.st_size));
+            nano_ = true;
+            return false;
+    }
+    madvise(m, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
+    map_ = static_cast<const uint8_t*>(m);
+    map_size_ = static_cast<std::size_t>(st.st_size);
+    map_pos_ = 24;
+    return true;
+}
+
+CaptureSource::Status PcapCapture::fill_mapped(PacketBatch& batch) {
+    // libpcap's limits, so both readers accept and refuse the same files.
+    constexpr uint32_t kMaxSnaplen = 262144;
+    const uint32_t snapshot = snaplen_ > 0 ? static_cast<uint32_t>(snaplen_) : kMaxSnaplen;
+    uint64_t pkts = 0;
+    uint64_t bytes = 0;
+    Status status = Status::kOk;
+    while (!batch.full()) {
+        const std::size_t left = map_size_ - map_pos_;
+        if (left == 0) {
+            status = Status::kEnd;
+            break;
+        }
+        if (left < 16) {
+            error_ = "truncated dump file; tried to read 16 header bytes, only got " + std::to_string(left);
+            status = Status::kError;
+            break;
+        }
+        uint32_t h[4];
+        std::memcpy(h, map_ + map_pos_, sizeof h);
+        if (map_swapped_) {
+            for (auto& x : h) {
+                x = __builtin_bswap32(x);
+            }
+        }
+        const uint32_t caplen = h[2];
+        const uint32_t wirelen = h[3];
+        if (caplen > kMaxSnaplen) {
+            error_ = "invalid packet capture length " + std::to_string(caplen) +
+                     ", bigger than maximum of " + std::to_string(kMaxSnaplen);
+            status = Status::kError;
+            break;
+        }
+        if (left - 16 < caplen) {
+            error_ = "truncated dump file; tried to read " + std::to_string(caplen) +
+                     " captured bytes, only got " + std::to_string(left - 16);
+            status = Status::kError;
+            break;
+        }
+        const int64_t ts = static_cast<int64_t>(h[0]) * 1'000'000'000 +
+                           static_cast<int64_t>(h[1]) * (nano_ ? 1 : 1000);
+        if (cfg_.replay_speed > 0) {
+            if (!batch.empty()) {
+                break;  // the packets already in the batch leave now; this one waits its turn
+            }
+            wait_for_replay(ts);
+        }
+        const uint8_t* data = map_ + map_pos_ + 16;
+        map_pos_ += 16 + static_cast<std::size_t>(caplen);
+        const uint32_t seen = std::min(caplen, snapshot);
+        if (has_filter_) {
+            pcap_pkthdr ph{};
+            ph.caplen = seen;
+            ph.len = wirelen;
+            if (pcap_offline_filter(&filter_, &ph, data) == 0) {
+                continue;
+            }
+        }
+        PacketView& v = batch.append();
+        v.data = data;
+        v.caplen = seen;
+        v.wirelen = wirelen;
+        v.ts_ns = ts;
+        v.linktype = static_cast<uint16_t>(linktype_);
+        ++pkts;
+        bytes += wirelen;
+    }
+    bump(packets_, pkts);
+    bump(bytes_, bytes);
+    progress_.store(static_cast<double>(map_pos_) / static_cast<double>(map_size_), std::memory_order_relaxed);
+    // Keep the resident set small on huge files: drop mapped pages far behind the read position.
+    // Safe even if a slow block still reads them: a private read-only mapping re-faults from the file.
+    constexpr std::size_t kLag = std::size_t{64} << 20;
+    if (map_pos_ > map_dropped_ + 2 * kLag) {
+        const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+        const std::size_t upto = ((map_pos_ - kLag) / page) * page;
+        madvise(const_cast<uint8_t*>(map_) + map_dropped_, upto - map_dropped_, MADV_DONTNEED);
+        map_dropped_ = upto;
+    }
+    return status;
+}
+
 std::size_t PcapCapture::arena_bytes(uint32_t batch_size) const {
+    if (map_ != nullptr) {
+        return 0;  // views point into the mapped file
+    }
     const std::size_t per_batch = static_cast<std::size_t>(batch_size) * 2048;
     const std::size_t one = std::min<std::size_t>(static_cast<std::size_t>(std::max(snaplen_, 0)), kMaxCopy) + 8;
     return std::max(per_batch, one);
@@ -129,6 +259,9 @@ void PcapCapture::update_progress() {
 }
 
 CaptureSource::Status PcapCapture::fill(PacketBatch& batch) {
+    if (map_ != nullptr) {
+        return fill_mapped(batch);
+    }
     if (++batches_since_progress_ >= 16) {
         batches_since_progress_ = 0;
         update_progress();

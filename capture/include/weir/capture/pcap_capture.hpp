@@ -24,6 +24,9 @@ struct PcapConfig {
     int buffer_mb = 64;          // live only: kernel buffer
     std::string bpf_filter;      // empty = everything
     double replay_speed = 0.0;   // files: 0 = as fast as possible, 1 = recorded speed, 2 = twice
+    // Files: read classic pcap files through a read-only memory map, without copies (libpcap
+    // still reads pcapng, pipes and every other format). Off = always libpcap.
+    bool mmap_files = true;
 };
 
 class PcapCapture final : public CaptureSource {
@@ -40,8 +43,13 @@ public:
     const std::string& error() const override { return error_; }
 
     int linktype() const { return linktype_; }
+    // Whether the zero-copy file reader is in use (after open()).
+    bool zero_copy() const { return map_ != nullptr; }
 
 private:
+    bool open_mapped();
+    Status fill_mapped(PacketBatch& batch);
+
     void wait_for_replay(int64_t ts_ns);
     void update_progress();
 
@@ -57,6 +65,15 @@ private:
     std::vector<uint8_t> pending_;
     pcap_pkthdr pending_hdr_{};
     bool has_pending_ = false;
+    // Zero-copy reader state.
+    const uint8_t* map_ = nullptr;
+    std::size_t map_size_ = 0;
+    std::size_t map_pos_ = 0;
+    bool map_swapped_ = false;
+    std::size_t map_dropped_ = 0;  // pages before this offset were handed back to the kernel
+    bpf_program filter_{};
+    bool has_filter_ = false;
+
     int64_t replay_first_ts_ = -1;
     int64_t replay_wall_start_ = 0;
 
