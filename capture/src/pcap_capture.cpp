@@ -125,6 +125,22 @@ bool PcapCapture::open_mapped() {
             nano_ = true;
             return false;
     }
+    // Only what needs no fix-ups: version 2.4 headers (older ones swap caplen and len), and for
+    // byte-swapped files only link types whose headers libpcap would not rewrite in place.
+    uint16_t version[2];
+    std::memcpy(version, static_cast<const uint8_t*>(m) + 4, sizeof version);
+    if (map_swapped_) {
+        version[0] = __builtin_bswap16(version[0]);
+        version[1] = __builtin_bswap16(version[1]);
+    }
+    static constexpr int kPlainLinkTypes[] = {0, 1, 12, 14, 101, 108, 113, 228, 229, 276};
+    const bool plain = std::find(std::begin(kPlainLinkTypes), std::end(kPlainLinkTypes), linktype_) !=
+                       std::end(kPlainLinkTypes);
+    if (version[0] != 2 || version[1] < 4 || (map_swapped_ && !plain)) {
+        munmap(m, static_cast<std::size_t>(st.st_size));
+        nano_ = true;
+        return false;
+    }
     madvise(m, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
     map_ = static_cast<const uint8_t*>(m);
     map_size_ = static_cast<std::size_t>(st.st_size);
@@ -161,7 +177,7 @@ CaptureSource::Status PcapCapture::fill_mapped(PacketBatch& batch) {
         const uint32_t wirelen = h[3];
         if (caplen > kMaxSnaplen) {
             error_ = "invalid packet capture length " + std::to_string(caplen) +
-                     ", bigger than maximum of " + std::to_string(kMaxSnaplen);
+                     ", bigger than snaplen of " + std::to_string(snapshot);
             status = Status::kError;
             break;
         }

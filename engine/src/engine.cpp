@@ -402,7 +402,13 @@ std::unique_ptr<Engine> Engine::load_file(const std::string& path, const LoadOpt
     }
     std::stringstream ss;
     ss << in.rdbuf();
-    return load_string(ss.str(), path, opts);
+    // ${COMPOSITION_DIR}: where the composition lives, so it can name files beside it.
+    LoadOptions with_dir = opts;
+    if (with_dir.defines.count("COMPOSITION_DIR") == 0) {
+        const auto slash = path.find_last_of('/');
+        with_dir.defines["COMPOSITION_DIR"] = slash == std::string::npos ? "." : path.substr(0, slash);
+    }
+    return load_string(ss.str(), path, with_dir);
 }
 
 std::unique_ptr<Engine> Engine::load_string(std::string_view xml, const std::string& name,

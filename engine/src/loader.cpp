@@ -68,7 +68,18 @@ std::string expand_placeholders(std::string_view text, const std::string& name,
             ++line;
         }
         if (c == '$' && i + 1 < text.size() && text[i + 1] == '{') {
-            const std::size_t close = text.find('}', i + 2);
+            // Find the matching '}', allowing ${A:-${B}} in defaults.
+            std::size_t close = std::string_view::npos;
+            int depth = 1;
+            for (std::size_t j = i + 2; j < text.size(); ++j) {
+                if (text[j] == '$' && j + 1 < text.size() && text[j + 1] == '{') {
+                    ++depth;
+                    ++j;
+                } else if (text[j] == '}' && --depth == 0) {
+                    close = j;
+                    break;
+                }
+            }
             if (close == std::string_view::npos) {
                 throw LoadError(name + ":" + std::to_string(line) +
                                 ": unterminated placeholder '${', expected ${NAME} or ${NAME:-default}");
@@ -93,7 +104,7 @@ std::string expand_placeholders(std::string_view text, const std::string& name,
                        env != nullptr) {
                 out += env;
             } else if (fallback) {
-                out += *fallback;
+                out += expand_placeholders(*fallback, name, opts);
             } else {
                 throw LoadError(name + ":" + std::to_string(line) + ": placeholder ${" + key +
                                 "} is not set; pass -D " + key + "=value (or set it in the "
