@@ -3,6 +3,7 @@
 #include <weir/registry.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <csignal>
@@ -276,8 +277,10 @@ int main(int argc, char** argv) {
         engine = weir::Engine::load_file(composition, opts);
     } catch (const weir::LoadError& e) {
         std::fprintf(stderr, "engine: %s\n", e.what());
-        write_stats(stats_path, std::string("{\"blocks\": {}, \"errors\": [") +
-                                    "\"composition refused\"], \"exit_code\": 1}\n");
+        const nlohmann::json j = {{"blocks", nlohmann::json::object()},
+                                  {"errors", {e.what()}},
+                                  {"exit_code", 1}};
+        write_stats(stats_path, j.dump(2) + "\n");
         return 1;
     }
     if (check) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
@@ -173,29 +174,34 @@ void Worker::fire_timers() {
         return;
     }
     const int64_t now = now_ns();
-    if (now == 0) {
-        return;  // packet clock before the first packet
+    if (now == 0 || now < next_timer_ns) {
+        return;  // packet clock before the first packet, or nothing due
     }
+    int64_t next = INT64_MAX;
     for (auto& t : timers) {
         if (t.next_ns == 0) {
-            t.next_ns = now + t.period_ns;
-            continue;
+            t.next_ns = now + t.period_ns;  // armed at the first clock reading
         }
-        if (now < t.next_ns || t.block->finished.load(std::memory_order_relaxed) ||
-            t.block->failed.load(std::memory_order_relaxed)) {
-            continue;
+        // Every tick that fell due, in order; after a jump of more than 1000 periods (a trace
+        // with a gap of days) the rest are skipped so expiry work stays bounded.
+        for (int fired = 0; now >= t.next_ns; ++fired) {
+            if (fired == 1000) {
+                t.next_ns = now + t.period_ns - (now - t.next_ns) % t.period_ns;
+                break;
+            }
+            if (!t.block->finished.load(std::memory_order_relaxed) &&
+                !t.block->failed.load(std::memory_order_relaxed)) {
+                try {
+                    t.block->block->on_timer(t.id, t.next_ns);
+                } catch (const std::exception& e) {
+                    engine->fail(*t.block, std::string("in timer: ") + e.what());
+                }
+            }
+            t.next_ns += t.period_ns;
         }
-        try {
-            t.block->block->on_timer(t.id, now);
-        } catch (const std::exception& e) {
-            engine->fail(*t.block, std::string("in timer: ") + e.what());
-        }
-        // One firing per check, however far the clock jumped (traces with gaps of days).
-        t.next_ns += t.period_ns;
-        if (t.next_ns <= now) {
-            t.next_ns = now + t.period_ns;
-        }
+        next = std::min(next, t.next_ns);
     }
+    next_timer_ns = next;
 }
 
 bool Worker::all_finished() const {
@@ -291,7 +297,8 @@ void plan_threads(EngineImpl& impl) {
         Worker*& w = by_slot[{pool.id, idx}];
         if (w == nullptr) {
             auto nw = std::make_unique<Worker>();
-            nw->engine = &impl;
+            nw->packet_clock = impl.clock == ClockType::kPacket;
+            nw->packet_clock = impl.clock == ClockType::kPacket;
             nw->pool = pool.id;
             nw->index = idx;
             if (!pool.cores.empty()) {

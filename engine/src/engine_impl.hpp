@@ -84,14 +84,22 @@ struct Worker {
     std::vector<BlockState*> hosted;  // every block whose home is this thread
     std::vector<ActiveTimer> timers;
     int64_t packet_clock_ns = 0;
+    int64_t next_timer_ns = 0;  // earliest deadline (0 = some timer not armed yet)
     std::thread thread;
 
     int64_t now_ns() const noexcept;
-    void observe(int64_t t) noexcept {
+    // Packet time moves forward with every message a thread sees. Timers that fall due fire right
+    // there, before the message that crossed their deadline, so results on a trace are the same
+    // on every run, whatever the threads' timing.
+    void observe(int64_t t) {
         if (t > packet_clock_ns) {
             packet_clock_ns = t;
+            if (packet_clock && t >= next_timer_ns && !timers.empty()) {
+                fire_timers();
+            }
         }
     }
+    bool packet_clock = false;
     void loop();
     // Pops and delivers up to `budget` messages to an indirect block; returns how many.
     std::size_t service(BlockState& b, std::size_t budget);

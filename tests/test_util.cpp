@@ -1,0 +1,65 @@
+#include "test_util.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <sys/wait.h>
+
+namespace weir::testing {
+
+std::string source_root() { return WEIR_SOURCE_ROOT; }
+std::string pcap_dir() { return source_root() + "/tests/pcaps"; }
+std::string engine_binary() { return WEIR_ENGINE_BINARY; }
+
+std::vector<std::string> pcap_files() {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(pcap_dir())) {
+        const auto ext = e.path().extension().string();
+        if (ext == ".pcap" || ext == ".pcapng") {
+            out.push_back(e.path().string());
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+CommandResult run_command(const std::string& cmd, bool merge_stderr) {
+    CommandResult r;
+    const std::string full = cmd + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+    FILE* p = popen(full.c_str(), "r");
+    if (p == nullptr) {
+        return r;
+    }
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) {
+        r.out.append(buf.data(), n);
+    }
+    const int st = pclose(p);
+    r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+std::unique_ptr<Engine> run_xml(const std::string& xml, const LoadOptions& opts) {
+    auto e = Engine::load_string(xml, "test.xml", opts);
+    e->start();
+    e->launch();
+    e->wait();
+    return e;
+}
+
+uint64_t read_u64(const Engine& e, const std::string& block, const std::string& var) {
+    const auto v = e.read_variable(block, var);
+    if (!v) {
+        ADD_FAILURE() << "no variable " << block << "." << var;
+        return 0;
+    }
+    if (const auto* u = std::get_if<uint64_t>(&*v)) {
+        return *u;
+    }
+    ADD_FAILURE() << block << "." << var << " is not an unsigned counter";
+    return 0;
+}
+
+}  // namespace weir::testing

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <weir/engine.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace weir::testing {
+
+// Folder of the real captures (tests/pcaps, copied from ../shared/pcaps with SOURCES.md).
+std::string pcap_dir();
+std::vector<std::string> pcap_files();
+// The engine executable built beside the tests.
+std::string engine_binary();
+std::string source_root();
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;
+};
+// Runs a shell command, capturing stdout (stderr too when merge_stderr).
+CommandResult run_command(const std::string& cmd, bool merge_stderr = false);
+
+// Loads, starts, runs to completion; returns the engine for inspection.
+std::unique_ptr<Engine> run_xml(const std::string& xml, const LoadOptions& opts = {});
+uint64_t read_u64(const Engine& e, const std::string& block, const std::string& var);
+
+}  // namespace weir::testing
