@@ -297,7 +297,7 @@ void plan_threads(EngineImpl& impl) {
         Worker*& w = by_slot[{pool.id, idx}];
         if (w == nullptr) {
             auto nw = std::make_unique<Worker>();
-            nw->packet_clock = impl.clock == ClockType::kPacket;
+            nw->engine = &impl;
             nw->packet_clock = impl.clock == ClockType::kPacket;
             nw->pool = pool.id;
             nw->index = idx;
