@@ -87,8 +87,18 @@ Block::RunResult PcapSource::run() {
 }
 
 void PcapSource::flush() {
-    if (advance_at_eof_ns_ > 0) {
-        advance_clock(now_ns() + advance_at_eof_ns_);
+    if (advance_at_eof_ns_ > 0 && pool_ != nullptr) {
+        // An empty batch stamped later carries the advance behind every packet, through every ring,
+        // so timers downstream fire after the last packets are in, on every thread.
+        PacketBatch* marker = pool_->acquire();
+        if (marker == nullptr) {
+            return;  // every batch is still downstream (only after a stop); nothing to carry it
+        }
+        const int64_t t = now_ns() + advance_at_eof_ns_;
+        marker->set_time_ns(t);
+        advance_clock(t);
+        emit(out_, *marker);
+        marker->release();
     }
 }
 

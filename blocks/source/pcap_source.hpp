@@ -14,8 +14,8 @@
 //   source.batch       packets per batch, 1..64     (default 32)
 //   source.max_batches batches alive at once        (default 4096; allocated on demand)
 //   bpf_filter.expression  BPF filter (pcap-filter(7)), empty = all
-//   advance_time_at_eof.us Blockmon's: move the packet clock forward at the end of a trace so
-//                          pending timers fire (default 0)
+//   advance_time_at_eof.us Blockmon's: at the end of a trace, send an empty batch stamped this
+//                          much later, so timers downstream fire on the packet clock (default 0)
 // Gates: out source_out (alias sniffer_out): PacketBatch.
 // Variables: packets, bytes (wire bytes), kernel_drops, if_drops (live, from pcap_stats),
 //   oversize (packets cut to 64 KiB), batches_waited (times the pool was empty: downstream slow),

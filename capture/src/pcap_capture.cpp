@@ -1,6 +1,7 @@
 #include <weir/capture/pcap_capture.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -80,6 +81,12 @@ void PcapCapture::open() {
             throw std::runtime_error("cannot capture on '" + cfg_.name + "': " + why);
         }
         nano_ = pcap_get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+        // Non-blocking reads plus our own poll() with a timeout: with TPACKET_V3 a blocking read
+        // can sleep forever on an idle link, and the engine must be able to stop the source.
+        if (pcap_setnonblock(pcap_, 1, err) != 0) {
+            throw std::runtime_error(std::string("cannot make the capture non-blocking: ") + err);
+        }
+        selectable_fd_ = pcap_get_selectable_fd(pcap_);
     }
     linktype_ = pcap_datalink(pcap_);
     snaplen_ = pcap_snapshot(pcap_);
@@ -193,7 +200,10 @@ CaptureSource::Status PcapCapture::fill_mapped(PacketBatch& batch) {
             if (!batch.empty()) {
                 break;  // the packets already in the batch leave now; this one waits its turn
             }
-            wait_for_replay(ts);
+            if (!wait_for_replay(ts)) {
+                status = Status::kTimeout;  // not due yet: read again on the next call
+                break;
+            }
         }
         const uint8_t* data = map_ + map_pos_ + 16;
         map_pos_ += 16 + static_cast<std::size_t>(caplen);
@@ -239,21 +249,24 @@ std::size_t PcapCapture::arena_bytes(uint32_t batch_size) const {
     return std::max(per_batch, one);
 }
 
-void PcapCapture::wait_for_replay(int64_t ts_ns) {
+bool PcapCapture::wait_for_replay(int64_t ts_ns) {
     if (replay_first_ts_ < 0) {
         replay_first_ts_ = ts_ns;
         replay_wall_start_ = wall_ns();
-        return;
+        return true;
     }
     const auto due = replay_wall_start_ +
                      static_cast<int64_t>(static_cast<double>(ts_ns - replay_first_ts_) / cfg_.replay_speed);
     const int64_t wait = due - wall_ns();
-    if (wait > 0) {
-        // Long gaps in a trace are slept in slices so a stop request is noticed by the caller.
-        const int64_t slice = std::min<int64_t>(wait, 100'000'000);
-        timespec ts{static_cast<time_t>(slice / 1'000'000'000), static_cast<long>(slice % 1'000'000'000)};
-        nanosleep(&ts, nullptr);
+    if (wait <= 0) {
+        return true;
     }
+    // Long gaps in a trace are slept in slices, so the caller returns to the engine in between
+    // and a stop request is noticed.
+    const int64_t slice = std::min<int64_t>(wait, 100'000'000);
+    timespec ts{static_cast<time_t>(slice / 1'000'000'000), static_cast<long>(slice % 1'000'000'000)};
+    nanosleep(&ts, nullptr);
+    return slice == wait;
 }
 
 void PcapCapture::update_progress() {
@@ -303,18 +316,20 @@ CaptureSource::Status PcapCapture::fill(PacketBatch& batch) {
         bump(bytes_, bytes);
     };
     if (has_pending_) {
-        has_pending_ = false;
-        if (cfg_.replay_speed > 0) {
-            wait_for_replay(ts_of(pending_hdr_));
+        if (cfg_.replay_speed > 0 && !wait_for_replay(ts_of(pending_hdr_))) {
+            return Status::kTimeout;
         }
+        has_pending_ = false;
         add(pending_.data(), pending_hdr_);
     }
+    bool waited = false;
     while (!batch.full()) {
         pcap_pkthdr* h = nullptr;
         const u_char* data = nullptr;
         const int rc = pcap_next_ex(pcap_, &h, &data);
         if (rc == 1) {
-            const bool late = cfg_.replay_speed > 0 && !batch.empty();
+            // Replay: every packet goes through the pending slot, so it is sent once it is due.
+            const bool late = cfg_.replay_speed > 0;
             if ((h->caplen > batch.arena_free() && !batch.empty()) || late) {
                 // Keep it for the next batch: it does not fit, or (replay) it is not due yet
                 // and the packets already read should leave on time.
@@ -325,11 +340,15 @@ CaptureSource::Status PcapCapture::fill(PacketBatch& batch) {
                 account();
                 return Status::kOk;
             }
-            if (cfg_.replay_speed > 0) {
-                wait_for_replay(ts_of(*h));
-            }
             add(data, *h);
         } else if (rc == 0) {
+            // Live and nothing pending: wait (bounded) for the next packets unless we have some.
+            if (batch.empty() && !waited && selectable_fd_ >= 0) {
+                waited = true;
+                pollfd pfd{selectable_fd_, POLLIN, 0};
+                poll(&pfd, 1, cfg_.timeout_ms);
+                continue;
+            }
             account();
             return batch.empty() ? Status::kTimeout : Status::kOk;
         } else if (rc == PCAP_ERROR_BREAK) {
@@ -340,6 +359,7 @@ CaptureSource::Status PcapCapture::fill(PacketBatch& batch) {
         } else {
             error_ = pcap_geterr(pcap_);
             account();
+            update_progress();
             return Status::kError;
         }
     }

@@ -232,7 +232,9 @@ int main(int argc, char** argv) {
     app.add_flag("--list-blocks", list_blocks, "list every block type");
     app.add_option("--describe", describe, "describe a block type: gates, params, variables");
     app.add_option("--stats", stats_path, "write every block's variables as JSON at exit");
-    app.add_option("-D,--define", defines, "NAME=value for ${NAME} placeholders")->take_all();
+    app.add_option("-D,--define", defines, "NAME=value for ${NAME} placeholders (repeatable)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_flag("-q,--quiet", quiet, "no status line");
     app.add_flag("!--no-summary", summary, "do not print the variables at exit");
     try {
@@ -340,11 +342,5 @@ int main(int argc, char** argv) {
         print_summary(*engine);
     }
     write_stats(stats_path, engine->stats_json());
-    const int rc = engine->exit_code();
-    if (rc != 0) {
-        for (const auto& e : engine->errors()) {
-            std::fprintf(stderr, "engine: %s\n", e.c_str());
-        }
-    }
-    return rc;
+    return engine->exit_code();
 }

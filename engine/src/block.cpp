@@ -138,7 +138,7 @@ bool BlockSetup::param<bool>(const std::string& name, bool def, const std::strin
     declare(ParamSpec{name, "bool", def ? "true" : "false", false, {}, doc});
     if (const auto* e = lookup(name)) {
         const std::string& v = e->value;
-        if (v == "true" || v == "1" || v == "yes" || v == "on") {
+        if (v.empty() || v == "true" || v == "1" || v == "yes" || v == "on") {  // <flag/> = true
             return true;
         }
         if (v == "false" || v == "0" || v == "no" || v == "off") {

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -78,6 +79,8 @@ void BlockState::finish() {
             block->flush();
         } catch (const std::exception& e) {
             engine->fail(*this, std::string("in flush: ") + e.what());
+        } catch (...) {
+            engine->fail(*this, "in flush: unknown exception");
         }
     }
     finished.store(true, std::memory_order_release);
@@ -195,6 +198,8 @@ void Worker::fire_timers() {
                     t.block->block->on_timer(t.id, t.next_ns);
                 } catch (const std::exception& e) {
                     engine->fail(*t.block, std::string("in timer: ") + e.what());
+                } catch (...) {
+                    engine->fail(*t.block, "in timer: unknown exception");
                 }
             }
             t.next_ns += t.period_ns;
@@ -232,9 +237,6 @@ void Worker::loop() {
             if (b->finished.load(std::memory_order_relaxed)) {
                 continue;
             }
-            if (!b->rings_in.empty() && service(*b, 64) > 0) {
-                busy = true;
-            }
             if (engine->stop.load(std::memory_order_relaxed) || b->failed.load()) {
                 b->finish();
                 continue;
@@ -244,6 +246,8 @@ void Worker::loop() {
                 r = b->block->run();
             } catch (const std::exception& e) {
                 engine->fail(*b, e.what());
+            } catch (...) {
+                engine->fail(*b, "unknown exception");
             }
             if (r == Block::RunResult::kDone) {
                 b->finish();
@@ -362,6 +366,37 @@ void plan_threads(EngineImpl& impl) {
             l->capacity = 0;
         }
     }
+    // Lossless rings whose threads wait on each other in a circle could deadlock: refuse them.
+    std::map<Worker*, std::vector<Link*>> waits;
+    for (auto& l : impl.links) {
+        if (!l->direct && l->policy == OverflowPolicy::kBlock && l->src->home != nullptr &&
+            l->dst->home != nullptr && l->src->home != l->dst->home) {
+            waits[l->src->home].push_back(l.get());
+        }
+    }
+    std::map<Worker*, int> state;
+    std::function<void(Worker*)> visit = [&](Worker* w) {
+        state[w] = 1;
+        for (Link* l : waits[w]) {
+            Worker* next = l->dst->home;
+            if (state[next] == 1) {
+                throw LoadError(impl.file + ":" + std::to_string(l->line) + ": connection " + l->label +
+                                " closes a circle of lossless (policy=block) rings between threads, "
+                                "which could wait on each other forever; set policy=\"drop\" on one "
+                                "of them or move blocks to other threadpools");
+            }
+            if (state[next] == 0) {
+                visit(next);
+            }
+        }
+        state[w] = 2;
+    };
+    for (auto& w : impl.workers) {
+        if (state[w.get()] == 0) {
+            visit(w.get());
+        }
+    }
+
     for (auto& b : impl.blocks) {
         b->producers_left.store(static_cast<int>(b->inputs.size()));
         if (b->home != nullptr) {
@@ -399,6 +434,28 @@ Engine::~Engine() {
         }
     }
     impl_->links.clear();
+    // Blocks go in reverse order of the graph, so whoever still holds a message from a source's
+    // pool lets go of it before that source and its pool are destroyed.
+    std::vector<BlockState*> order;
+    std::map<BlockState*, bool> seen;
+    std::function<void(BlockState*)> post = [&](BlockState* b) {
+        if (seen[b]) {
+            return;
+        }
+        seen[b] = true;
+        for (const auto& gate : b->outputs) {
+            for (detail::Link* l : gate) {
+                post(l->dst);
+            }
+        }
+        order.push_back(b);  // after everything downstream of it
+    };
+    for (auto& b : impl_->blocks) {
+        post(b.get());
+    }
+    for (BlockState* b : order) {
+        b->block.reset();
+    }
     impl_->blocks.clear();
 }
 
@@ -433,8 +490,11 @@ void Engine::start() {
         try {
             b->block->start();
         } catch (const std::exception& e) {
-            throw LoadError(impl_->file + ":" + std::to_string(b->line) + ": block '" + b->id +
-                            "' (" + b->type + ") cannot start: " + e.what());
+            const std::string what = impl_->file + ":" + std::to_string(b->line) + ": block '" + b->id +
+                                     "' (" + b->type + ") cannot start: " + e.what();
+            std::lock_guard<std::mutex> g(impl_->error_mutex);
+            impl_->errors.push_back(what);
+            throw LoadError(what);
         }
     }
 }

@@ -57,11 +57,21 @@ bool valid_name_char(char c) {
 
 }  // namespace
 
+namespace {
+std::string expand_from_line(std::string_view text, const std::string& name, const LoadOptions& opts,
+                             int line);
+}
+
 std::string expand_placeholders(std::string_view text, const std::string& name,
                                 const LoadOptions& opts) {
+    return expand_from_line(text, name, opts, 1);
+}
+
+namespace {
+std::string expand_from_line(std::string_view text, const std::string& name, const LoadOptions& opts,
+                             int line) {
     std::string out;
     out.reserve(text.size());
-    int line = 1;
     for (std::size_t i = 0; i < text.size();) {
         const char c = text[i];
         if (c == '\n') {
@@ -104,7 +114,7 @@ std::string expand_placeholders(std::string_view text, const std::string& name,
                        env != nullptr) {
                 out += env;
             } else if (fallback) {
-                out += expand_placeholders(*fallback, name, opts);
+                out += expand_from_line(*fallback, name, opts, line);
             } else {
                 throw LoadError(name + ":" + std::to_string(line) + ": placeholder ${" + key +
                                 "} is not set; pass -D " + key + "=value (or set it in the "
@@ -121,6 +131,7 @@ std::string expand_placeholders(std::string_view text, const std::string& name,
     }
     return out;
 }
+}  // namespace
 
 namespace detail {
 
@@ -188,7 +199,11 @@ struct Loader {
             if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
                 std::string text = child.value();
                 const auto b = text.find_first_not_of(" \t\r\n");
-                if (b != std::string::npos && !prefix.empty()) {
+                if (b != std::string::npos) {
+                    if (prefix.empty()) {
+                        fail(n, "text directly inside <params>; params are elements such as "
+                                "<source name=\"…\"/>");
+                    }
                     const auto e = text.find_last_not_of(" \t\r\n");
                     out.entries.push_back({prefix, text.substr(b, e - b + 1), line_of(n), false});
                 }
@@ -200,6 +215,10 @@ struct Loader {
             const std::string key = prefix.empty() ? child.name() : prefix + "." + child.name();
             for (auto a : child.attributes()) {
                 out.entries.push_back({key + "." + a.name(), a.value(), line_of(child), false});
+            }
+            if (!child.first_attribute() && !child.first_child()) {
+                // A bare flag such as Blockmon's <notimer/>: a param named after the element.
+                out.entries.push_back({key, "", line_of(child), false});
             }
             flatten_params(child, key, out);
         }
@@ -290,11 +309,12 @@ struct Loader {
                         "; it supports " + join(ok, " or "));
         }
         st->pool = n.attribute("threadpool").value();
-        if (st->invocation != Invocation::kDirect) {
-            if (st->pool.empty()) {
-                fail(n, "block '" + st->id + "' is " + inv +
-                            " and needs threadpool=\"…\" naming a <threadpool>");
-            }
+        if (st->invocation != Invocation::kDirect && st->pool.empty()) {
+            fail(n, "block '" + st->id + "' is " + inv +
+                        " and needs threadpool=\"…\" naming a <threadpool>");
+        }
+        if (!st->pool.empty()) {
+            // A direct block runs in its feeder's thread; a pool named on it must still exist.
             const bool known = std::any_of(impl.pools.begin(), impl.pools.end(),
                                            [&](const auto& p) { return p.id == st->pool; });
             if (!known) {
@@ -317,6 +337,7 @@ struct Loader {
             if (std::string_view(c.name()) != "params") {
                 fail(c, "unexpected <" + std::string(c.name()) + "> in <block>; expected <params>");
             }
+            check_attributes(c, {});
             params.line = line_of(c);
             flatten_params(c, "", params);
         }
@@ -393,6 +414,10 @@ struct Loader {
         if (!di) {
             fail(n, "block '" + db + "' (" + dst->type + ") has no input gate '" + dg +
                         "'; its input gates: " + gate_list(dst->setup->inputs()));
+        }
+        if (dst->invocation == Invocation::kAsync) {
+            fail(n, "block '" + db + "' is async (it runs its own loop) and cannot take connections; "
+                        "make it indirect");
         }
         const GateSpec& out = src->setup->outputs()[*so];
         const GateSpec& in = dst->setup->inputs()[*di];
@@ -502,6 +527,9 @@ void load_composition(EngineImpl& impl, std::string_view xml_in, const std::stri
             continue;
         }
         const std::string_view sname = section.name();
+        if (sname == "general" || sname == "install") {
+            ld.check_attributes(section, {});
+        }
         if (sname == "general") {
             for (auto g : section.children()) {
                 if (g.type() != pugi::node_element) {

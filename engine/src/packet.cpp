@@ -51,8 +51,11 @@ BatchPool::BatchPool(uint32_t batch_size, std::size_t arena_bytes, std::size_t m
 
 BatchPool::~BatchPool() {
     // Every batch must be back by now (the engine drains rings before destroying blocks).
+    // A batch still referenced (a holder outlived its source) is leaked rather than freed under it.
     for (PacketBatch* b : all_) {
-        delete b;
+        if (b->refs() == 0) {
+            delete b;
+        }
     }
 }
 
@@ -83,6 +86,7 @@ void BatchPool::give_back(PacketBatch* b) noexcept {
     }
     b->clear();
     free_count_.fetch_add(1, std::memory_order_relaxed);
+    // refs is now 0: the destructor knows this batch is free.
     // Capacity equals max_batches, so this cannot fail.
     (void)free_.try_push(b);
 }

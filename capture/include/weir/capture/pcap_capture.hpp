@@ -50,7 +50,8 @@ private:
     bool open_mapped();
     Status fill_mapped(PacketBatch& batch);
 
-    void wait_for_replay(int64_t ts_ns);
+    // Replay: sleeps at most 100 ms towards the packet's due time; true once it is due.
+    bool wait_for_replay(int64_t ts_ns);
     void update_progress();
 
     PcapConfig cfg_;
@@ -58,6 +59,7 @@ private:
     int linktype_ = 0;
     bool nano_ = false;
     int snaplen_ = 0;
+    int selectable_fd_ = -1;  // live: polled with a timeout between non-blocking reads
     std::string error_;
     long file_size_ = 0;
     uint32_t batches_since_progress_ = 0;
