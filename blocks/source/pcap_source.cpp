@@ -24,8 +24,8 @@ PcapSource::PcapSource(BlockSetup& s) : Block(s) {
     max_batches_ = s.param<uint32_t>("source.max_batches", 4096,
                                      "batches in flight at most (allocated only when needed)");
     advance_at_eof_ns_ = s.param<int64_t>("advance_time_at_eof.us", 0,
-                                          "packet clock: advance time by this many µs at the end of a "
-                                          "trace so pending timers fire") * 1000;
+                                          "at the end of a trace, send an empty batch stamped this many "
+                                          "µs later so packet-clock timers downstream fire") * 1000;
     if (config_.snaplen < 64 || config_.snaplen > 262144) {
         throw ParamError(s.param_input().line, "param 'source.snaplen' of block '" + s.id() + "' is " +
                                                    std::to_string(config_.snaplen) + ", expected 64..262144");

@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
     app.add_option("--describe", describe, "describe a block type: gates, params, variables");
     app.add_option("--stats", stats_path, "write every block's variables as JSON at exit");
     app.add_option("-D,--define", defines, "NAME=value for ${NAME} placeholders (repeatable)")
-        ->expected(1)
+        ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_flag("-q,--quiet", quiet, "no status line");
     app.add_flag("!--no-summary", summary, "do not print the variables at exit");

@@ -433,7 +433,6 @@ Engine::~Engine() {
             }
         }
     }
-    impl_->links.clear();
     // Blocks go in reverse order of the graph, so whoever still holds a message from a source's
     // pool lets go of it before that source and its pool are destroyed.
     std::vector<BlockState*> order;
@@ -456,6 +455,7 @@ Engine::~Engine() {
     for (BlockState* b : order) {
         b->block.reset();
     }
+    impl_->links.clear();
     impl_->blocks.clear();
 }
 
