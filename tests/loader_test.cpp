@@ -261,3 +261,20 @@ TEST(Loader, StartFailureNamesTheBlock) {
 
 }  // namespace
 }  // namespace weir::testing
+
+namespace weir::testing {
+namespace {
+
+TEST(Loader, InvalidUtf8InIdsStillGivesValidStatsJson) {
+    // Found by the composition fuzzer: nlohmann::json threw on the raw byte when dumping.
+    auto e = Engine::load_string(wrap(std::string("<block id=\"n\xff\" type=\"Null\"/>\n"
+                                                  "<block id=\"src\" type=\"TestSeqSource\" threadpool=\"p\"/>\n"
+                                                  "<connection src_block=\"src\" src_gate=\"out\" dst_block=\"n\xff\" dst_gate=\"in_msg\"/>\n")),
+                                 "comp.xml");
+    std::string json;
+    EXPECT_NO_THROW(json = e->stats_json());
+    EXPECT_NE(json.find("\"n\xef\xbf\xbd\""), std::string::npos) << json;  // U+FFFD replacement
+}
+
+}  // namespace
+}  // namespace weir::testing

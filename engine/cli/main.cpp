@@ -282,7 +282,7 @@ int main(int argc, char** argv) {
         const nlohmann::json j = {{"blocks", nlohmann::json::object()},
                                   {"errors", {e.what()}},
                                   {"exit_code", 1}};
-        write_stats(stats_path, j.dump(2) + "\n");
+        write_stats(stats_path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
         return 1;
     }
     if (check) {

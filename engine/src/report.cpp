@@ -132,7 +132,7 @@ std::string Engine::stats_json() const {
                           {"connections", conns},
                           {"errors", errors()},
                           {"exit_code", exit_code()}};
-    return out.dump(2) + "\n";
+    return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace weir
