@@ -133,6 +133,25 @@ void Digest::receive(InputId, const Message& m) {
     digest_.set(h_);
 }
 
+std::mutex FlowCollector::mutex_;
+std::vector<flow::FlowRecord> FlowCollector::records_;
+
+FlowCollector::FlowCollector(BlockSetup& s) : Block(s) {
+    s.input<flow::FlowBatch>("in", "finished flows");
+}
+
+void FlowCollector::receive(InputId, const Message& m) {
+    std::lock_guard<std::mutex> g(mutex_);
+    for (const auto& r : static_cast<const flow::FlowBatch&>(m)) {
+        records_.push_back(r);
+    }
+}
+
+std::vector<flow::FlowRecord> FlowCollector::take() {
+    std::lock_guard<std::mutex> g(mutex_);
+    return std::move(records_);
+}
+
 RecordSource::RecordSource(BlockSetup& s) : Block(s) {
     s.output<TestRecord>("records", "test records");
 }
@@ -148,5 +167,7 @@ WEIR_REGISTER_BLOCK(weir::testing::Thrower, "TestThrower",
                     weir::Invocation::kDirect | weir::Invocation::kIndirect, "test: throws")
 WEIR_REGISTER_BLOCK(weir::testing::Digest, "TestDigest",
                     weir::Invocation::kDirect | weir::Invocation::kIndirect, "test: digest of packets")
+WEIR_REGISTER_BLOCK(weir::testing::FlowCollector, "TestFlowCollector",
+                    weir::Invocation::kDirect | weir::Invocation::kIndirect, "test: keeps finished flows")
 WEIR_REGISTER_BLOCK(weir::testing::RecordSource, "TestRecordSource", weir::Invocation::kAsync,
                     "test: emits nothing, declares a TestRecord output")

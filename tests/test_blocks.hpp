@@ -2,6 +2,10 @@
 
 #include <weir/block.hpp>
 #include <weir/packet.hpp>
+#include <flow/flow_record.hpp>
+
+#include <mutex>
+#include <vector>
 
 #include <atomic>
 #include <memory>
@@ -69,6 +73,18 @@ public:
 private:
     uint64_t h_ = 1469598103934665603ULL;
     Counter digest_, packets_, capbytes_;
+};
+
+// Keeps every finished flow (for tests to inspect after the run).
+class FlowCollector final : public Block {
+public:
+    explicit FlowCollector(BlockSetup& s);
+    void receive(InputId, const Message& m) override;
+    static std::vector<flow::FlowRecord> take();
+
+private:
+    static std::mutex mutex_;
+    static std::vector<flow::FlowRecord> records_;
 };
 
 class RecordSource final : public Block {

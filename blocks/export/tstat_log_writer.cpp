@@ -1,0 +1,322 @@
+#include "tstat_log_writer.hpp"
+
+#include <weir/registry.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+namespace weir::blocks {
+
+namespace {
+
+const char* const kFileNames[] = {"log_tcp_complete", "log_tcp_nocomplete", "log_tcp_midstream", "log_udp_complete"};
+
+// Tstat's column names, in order (core set, then the end-to-end set).
+const char* const kTcpSide[] = {"ip", "port", "pkts_all", "rst_cnt", "ack_cnt", "ack_cnt_p", "bytes_uniq",
+                                "pkts_data", "bytes_all", "pkts_retx", "bytes_retx", "pkts_ooo", "syn_cnt",
+                                "fin_cnt"};
+const char* const kTcpCommon[] = {"first", "last", "durat", "c_first", "s_first", "c_last", "s_last",
+                                  "c_first_ack", "s_first_ack", "c_isint", "s_isint", "c_iscrypto",
+                                  "s_iscrypto", "con_t", "p2p_t", "http_t"};
+const char* const kE2eSide[] = {"rtt_avg", "rtt_min", "rtt_max", "rtt_std", "rtt_cnt", "ttl_min", "ttl_max"};
+const char* const kUdpSide[] = {"ip", "port", "first_abs", "durat", "bytes_all", "pkts_all", "isint", "iscrypto",
+                                "type"};
+
+std::string ip_text(uint8_t version, const std::array<uint8_t, 16>& a) {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(version == 6 ? AF_INET6 : AF_INET, a.data(), buf, sizeof buf);
+    return buf;
+}
+
+double ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+// Relative to the flow start, 0 when the event never happened.
+double rel_ms(int64_t t, int64_t start) { return t == 0 ? 0.0 : static_cast<double>(t - start) / 1e6; }
+
+bool parse_cidr(const std::string& text, uint8_t& version, std::array<uint8_t, 16>& addr, int& bits) {
+    const auto slash = text.find('/');
+    const std::string host = text.substr(0, slash);
+    addr.fill(0);
+    if (inet_pton(AF_INET, host.c_str(), addr.data()) == 1) {
+        version = 4;
+        bits = 32;
+    } else if (inet_pton(AF_INET6, host.c_str(), addr.data()) == 1) {
+        version = 6;
+        bits = 128;
+    } else {
+        return false;
+    }
+    if (slash != std::string::npos) {
+        const std::string b = text.substr(slash + 1);
+        char* end = nullptr;
+        const long v = std::strtol(b.c_str(), &end, 10);
+        if (b.empty() || *end != '\0' || v < 0 || v > bits) {
+            return false;
+        }
+        bits = static_cast<int>(v);
+    }
+    return true;
+}
+
+}  // namespace
+
+TstatLogWriter::TstatLogWriter(BlockSetup& s) : Block(s) {
+    dir_ = s.param<std::string>("log.dir", "tstat_logs", "output folder (one YYYY_MM_DD_HH_MM.out/ per period inside)");
+    rotate_ns_ = s.duration_ns("log.rotate", "1h", "new folder every this much flow time (0 = never)");
+    const std::string sets = s.choice("log.tcp_sets", "e2e", {"core", "e2e"},
+                                      "TCP log column sets: core (44 columns) or e2e (core + RTT/TTL, 58)");
+    e2e_ = sets == "e2e";
+    e2e_requested_.store(e2e_);
+    midstream_ = s.param<bool>("log.midstream", true, "write flows first seen without their SYN to log_tcp_midstream");
+    const std::string nets =
+        s.param<std::string>("net.internal", "0.0.0.0/0,::/0", "comma-separated internal networks (CIDR)");
+    std::stringstream ss(nets);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.empty()) {
+            continue;
+        }
+        Cidr c{};
+        if (!parse_cidr(item, c.version, c.addr, c.bits)) {
+            throw ParamError(s.param_input().line, "param 'net.internal' of block '" + s.id() + "' has '" + item +
+                                                       "', expected CIDRs such as 10.0.0.0/8,2001:db8::/32");
+        }
+        internal_.push_back(c);
+    }
+    s.input<flow::FlowBatch>("in_flow", "finished flows", true, {"in_flows"});
+    for (int f = 0; f < kFiles; ++f) {
+        s.counter(std::string(kFileNames[f]).substr(4), lines_[f], "lines", std::string("flows written to ") + kFileNames[f]);
+    }
+    s.counter("folders", folders_, "folders", "log folders opened");
+    s.counter("write_errors", write_errors_, "errors", "failed writes (disk full, ...)");
+    s.control(
+        "tcp_sets",
+        [this](std::string_view v) {
+            if (v != "core" && v != "e2e") {
+                throw std::invalid_argument("tcp_sets takes core or e2e");
+            }
+            e2e_requested_.store(v == "e2e");
+        },
+        "TCP column sets, core or e2e; a change opens a new folder so each file has one header",
+        [this] { return VarValue{std::string(e2e_requested_.load() ? "e2e" : "core")}; });
+}
+
+TstatLogWriter::~TstatLogWriter() { close_files(); }
+
+bool TstatLogWriter::internal(uint8_t version, const std::array<uint8_t, 16>& a) const {
+    for (const auto& c : internal_) {
+        if (c.version != version) {
+            continue;
+        }
+        const int full = c.bits / 8;
+        const int rest = c.bits % 8;
+        if (std::memcmp(a.data(), c.addr.data(), static_cast<std::size_t>(full)) != 0) {
+            continue;
+        }
+        if (rest != 0) {
+            const auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+            if ((a[static_cast<std::size_t>(full)] & mask) != (c.addr[static_cast<std::size_t>(full)] & mask)) {
+                continue;
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
+void TstatLogWriter::close_files() {
+    for (auto& f : files_) {
+        if (f != nullptr) {
+            if (std::fclose(f) != 0) {
+                write_errors_.add(1);
+            }
+            f = nullptr;
+        }
+    }
+}
+
+void TstatLogWriter::open_folder(int64_t t_ns) {
+    close_files();
+    const time_t secs = static_cast<time_t>(t_ns / 1'000'000'000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char name[64];
+    std::snprintf(name, sizeof name, "%04d_%02d_%02d_%02d_%02d.out", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min);
+    std::string folder = dir_ + "/" + name;
+    // Two periods starting in the same minute (a tcp_sets switch) get distinct folders.
+    for (int n = 1; std::filesystem::exists(folder) && folder == folder_; ++n) {
+        folder = dir_ + "/" + name + "." + std::to_string(n);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) {
+        throw std::runtime_error("cannot create log folder '" + folder + "': " + ec.message());
+    }
+    folder_ = folder;
+    folder_start_ns_ = t_ns;
+    e2e_ = e2e_requested_.load();
+    for (int f = 0; f < kFiles; ++f) {
+        if (f == kTcpMidstream && !midstream_) {
+            continue;
+        }
+        const std::string path = folder + "/" + kFileNames[f];
+        files_[f] = std::fopen(path.c_str(), "w");
+        if (files_[f] == nullptr) {
+            throw std::runtime_error("cannot write '" + path + "': " + std::strerror(errno));
+        }
+        std::setvbuf(files_[f], nullptr, _IOFBF, 1 << 20);
+        write_header(static_cast<File>(f));
+    }
+    folders_.add(1);
+}
+
+void TstatLogWriter::write_header(File which) {
+    std::FILE* f = files_[which];
+    int col = 1;
+    if (which == kUdpComplete) {
+        std::fputc('#', f);
+        for (const char* side : {"c_", "s_"}) {
+            for (const char* n : kUdpSide) {
+                std::fprintf(f, "%s%s%s:%d", col == 1 ? "" : " ", side, n, col);
+                ++col;
+            }
+        }
+        std::fprintf(f, " fqdn:%d\n", col);
+        return;
+    }
+    // Tstat writes the level bitmask of the whole run, also on nocomplete (which has core only).
+    std::fprintf(f, "#%02d#", e2e_ ? 1 : 0);
+    for (const char* side : {"c_", "s_"}) {
+        for (const char* n : kTcpSide) {
+            std::fprintf(f, "%s%s%s:%d", col == 1 ? "" : " ", side, n, col);
+            ++col;
+        }
+    }
+    for (const char* n : kTcpCommon) {
+        std::fprintf(f, " %s:%d", n, col++);
+    }
+    if (e2e_ && which != kTcpNocomplete) {
+        for (const char* side : {"c_", "s_"}) {
+            for (const char* n : kE2eSide) {
+                std::fprintf(f, " %s%s:%d", side, n, col++);
+            }
+        }
+    }
+    std::fputc('\n', f);
+}
+
+void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, bool e2e) {
+    std::string out;
+    out.reserve(512);
+    char buf[128];
+    for (int d = 0; d < 2; ++d) {
+        const auto& s = r.dir[d];
+        out += ip_text(r.key.ip_version, r.key.addr[d]);
+        std::snprintf(buf, sizeof buf, " %u %u %u %u %u %llu %u %llu %u %llu %u %u %u ", r.key.port[d], s.pkts_all,
+                      s.rst_cnt, s.ack_cnt, s.ack_cnt_p, static_cast<unsigned long long>(s.bytes_uniq), s.pkts_data,
+                      static_cast<unsigned long long>(s.bytes_all), s.pkts_retx,
+                      static_cast<unsigned long long>(s.bytes_retx), s.pkts_ooo, s.syn_cnt, s.fin_cnt);
+        out += buf;
+    }
+    const auto& c = r.dir[0];
+    const auto& sv = r.dir[1];
+    std::snprintf(buf, sizeof buf, "%f %f %f ", ms(r.first_ns), ms(r.last_ns), rel_ms(r.last_ns, r.first_ns));
+    out += buf;
+    std::snprintf(buf, sizeof buf, "%f %f %f %f %f %f ", rel_ms(c.first_payload_ns, r.first_ns),
+                  rel_ms(sv.first_payload_ns, r.first_ns), rel_ms(c.last_payload_ns, r.first_ns),
+                  rel_ms(sv.last_payload_ns, r.first_ns), rel_ms(c.first_ack_ns, r.first_ns),
+                  rel_ms(sv.first_ack_ns, r.first_ns));
+    out += buf;
+    std::snprintf(buf, sizeof buf, "%d %d 0 0 %u %u %u", internal(r.key.ip_version, r.key.addr[0]) ? 1 : 0,
+                  internal(r.key.ip_version, r.key.addr[1]) ? 1 : 0, r.con_t, r.p2p_t, r.http_t);
+    out += buf;
+    if (e2e) {
+        for (const auto* s : {&c, &sv}) {
+            const double n = s->rtt_cnt;
+            const double avg = n > 0 ? s->rtt_sum_ms / n : 0.0;
+            const double var = n > 1 ? std::max(0.0, (s->rtt_sum2_ms - n * avg * avg) / (n - 1)) : 0.0;
+            std::snprintf(buf, sizeof buf, " %f %f %f %f %u %u %u", avg, static_cast<double>(s->rtt_min_ms),
+                          static_cast<double>(s->rtt_max_ms), std::sqrt(var), s->rtt_cnt, s->ttl_min, s->ttl_max);
+            out += buf;
+        }
+    }
+    out += '\n';
+    if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
+        write_errors_.add(1);
+    }
+}
+
+void TstatLogWriter::write_udp(std::FILE* f, const flow::FlowRecord& r) {
+    std::string out;
+    out.reserve(256);
+    char buf[160];
+    for (int d = 0; d < 2; ++d) {
+        const auto& s = r.dir[d];
+        out += ip_text(r.key.ip_version, r.key.addr[d]);
+        // Durations are seconds in this log (Tstat's units differ from the TCP logs).
+        std::snprintf(buf, sizeof buf, " %u %f %f %llu %u %d 0 %u ", r.key.port[d], s.pkts_all ? ms(s.first_ns) : 0.0,
+                      s.pkts_all ? static_cast<double>(s.last_ns - s.first_ns) / 1e9 : 0.0,
+                      static_cast<unsigned long long>(s.bytes_all), s.pkts_all,
+                      internal(r.key.ip_version, r.key.addr[d]) ? 1 : 0, r.udp_type[d]);
+        out += buf;
+    }
+    out += "-\n";
+    if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
+        write_errors_.add(1);
+    }
+}
+
+void TstatLogWriter::receive(InputId, const Message& msg) {
+    for (const auto& r : static_cast<const flow::FlowBatch&>(msg)) {
+        const bool switch_sets = files_[kTcpComplete] != nullptr && e2e_requested_.load() != e2e_;
+        if (files_[kTcpComplete] == nullptr || switch_sets ||
+            (rotate_ns_ > 0 && r.last_ns >= folder_start_ns_ + rotate_ns_)) {
+            open_folder(r.first_ns > 0 ? r.first_ns : r.last_ns);
+        }
+        if (r.key.proto == IPPROTO_UDP) {
+            write_udp(files_[kUdpComplete], r);
+            lines_[kUdpComplete].add(1);
+        } else if (r.midstream) {
+            if (midstream_) {
+                write_tcp(files_[kTcpMidstream], r, e2e_);
+                lines_[kTcpMidstream].add(1);
+            }
+        } else if (r.complete) {
+            write_tcp(files_[kTcpComplete], r, e2e_);
+            lines_[kTcpComplete].add(1);
+        } else {
+            write_tcp(files_[kTcpNocomplete], r, false);
+            lines_[kTcpNocomplete].add(1);
+        }
+    }
+}
+
+void TstatLogWriter::flush() {
+    if (files_[kTcpComplete] == nullptr) {
+        // No flow at all: still leave a folder with headers, as Tstat does.
+        const int64_t t = now_ns();
+        open_folder(t > 0 ? t : static_cast<int64_t>(std::time(nullptr)) * 1'000'000'000);
+    }
+    for (auto* f : files_) {
+        if (f != nullptr && std::fflush(f) != 0) {
+            write_errors_.add(1);
+        }
+    }
+}
+
+}  // namespace weir::blocks
+
+WEIR_REGISTER_BLOCK(weir::blocks::TstatLogWriter, "TstatLogWriter",
+                    weir::Invocation::kDirect | weir::Invocation::kIndirect,
+                    "writes finished flows as Tstat logs (log_tcp_complete, log_udp_complete, ...)")

@@ -1,0 +1,67 @@
+// FlowMeter — bidirectional TCP and UDP flows with Tstat's statistics and end-of-flow rules.
+//
+// Invocation: direct or indirect (one FlowMeter per core; replicas each own their table).
+// Params:
+//   table.capacity      flows tracked at once; memory is reserved for this many (default 1000000)
+//   timeout.tcp_idle    TCP idle timeout (default 300s)
+//   timeout.udp_idle    UDP idle timeout (default 200s)
+//   timeout.singleton   a TCP flow of SYNs only, or a UDP flow of one packet (default 10s)
+//   timeout.active      report long flows every this long and keep measuring (default 0 = off)
+//   tcp.midstream       track TCP flows first seen without their SYN (default true); false gives
+//                       Tstat's behaviour: such packets are counted as untracked and ignored
+// Gates: in  in_pkt: PacketBatch
+//        out out_flow: FlowBatch — flows as they end (Tstat's close order), then every open flow
+//                      at the end of the input or at shutdown
+// Variables: packets, tcp_packets, udp_packets, other_packets, untracked_tcp (packets of flows
+//   not opened by a SYN, when tcp.midstream is false), flows_active, flows_created, flows_ended,
+//   evictions, records_dropped (no batch to carry them: downstream stalled), table_bytes,
+//   bad_<reason> (packets that could not be decoded, per reason: see proto::Verdict).
+#pragma once
+
+#include "flow_table.hpp"
+
+#include <proto/decode.hpp>
+#include <weir/block.hpp>
+#include <weir/packet.hpp>
+
+#include <memory>
+
+namespace weir::blocks {
+
+class FlowMeter final : public Block {
+public:
+    explicit FlowMeter(BlockSetup& s);
+    void start() override;
+    void receive(InputId gate, const Message& msg) override;
+    void on_timer(TimerId timer, int64_t now_ns) override;
+    void flush() override;
+
+private:
+    void packet(const PacketView& p);
+    void tcp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
+    void udp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
+    int64_t deadline(const flow::Flow& f) const;
+    void finish(flow::Flow& f, flow::EndReason why);
+    void expire(int64_t now_ns);
+    void emit_records();
+
+    uint32_t capacity_ = 0;
+    int64_t tcp_idle_ns_ = 0;
+    int64_t udp_idle_ns_ = 0;
+    int64_t singleton_ns_ = 0;
+    int64_t active_ns_ = 0;
+    bool midstream_ = true;
+    OutputId out_ = 0;
+
+    std::unique_ptr<flow::FlowTable> table_;
+    std::unique_ptr<flow::FlowBatchPool> pool_;
+    flow::FlowBatch* pending_ = nullptr;  // records waiting to be emitted
+    int64_t last_ns_ = 0;
+
+    Counter packets_, tcp_packets_, udp_packets_, other_packets_, untracked_tcp_;
+    Counter flows_created_, flows_ended_, evictions_, records_dropped_;
+    Counter bad_[static_cast<int>(proto::Verdict::kCount)];
+    std::atomic<uint32_t> active_{0};
+};
+
+}  // namespace weir::blocks

@@ -1,0 +1,138 @@
+// What FlowMeter measures per flow and emits when a flow ends: Tstat's per-direction TCP
+// statistics (core, end-to-end and TCP-options sets) and UDP statistics, carried in batches.
+#pragma once
+
+#include <weir/message.hpp>
+#include <weir/ring.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace weir::flow {
+
+struct FlowKey {
+    std::array<uint8_t, 16> addr[2]{};  // [0] client, [1] server (IPv4 in the first 4 bytes)
+    uint16_t port[2]{};
+    uint8_t ip_version = 0;
+    uint8_t proto = 0;  // IPPROTO_TCP or IPPROTO_UDP
+};
+
+// Why a flow was written out.
+enum class EndReason : uint8_t {
+    kFin,        // both directions closed by acknowledged FINs
+    kRst,        // a RST
+    kIdle,       // idle timeout (TCP 300 s, UDP 200 s by default)
+    kSingleton,  // one-sided flow of SYNs only / a single UDP packet, after 10 s
+    kActive,     // active timeout: a long flow reported and restarted
+    kEvicted,    // the table was full and this was the oldest flow
+    kShutdown,   // still open at the end of the trace or at shutdown
+};
+const char* to_string(EndReason r);
+
+// Per direction (0 = client to server, 1 = server to client).
+struct DirStats {
+    // Tstat core set.
+    uint32_t pkts_all = 0;
+    uint32_t rst_cnt = 0;
+    uint32_t ack_cnt = 0;
+    uint32_t ack_cnt_p = 0;   // pure ACKs: ACK set, no payload, no SYN/FIN/RST
+    uint32_t pkts_data = 0;
+    uint32_t pkts_retx = 0;
+    uint32_t pkts_ooo = 0;
+    uint32_t syn_cnt = 0;
+    uint32_t fin_cnt = 0;
+    uint64_t bytes_uniq = 0;  // payload bytes, first copy only
+    uint64_t bytes_all = 0;   // payload bytes including retransmissions
+    uint64_t bytes_retx = 0;
+    uint64_t wire_bytes = 0;  // frame bytes on the wire (what tshark's conversations count)
+    int64_t first_ns = 0;     // first packet of this direction (UDP c_first_abs)
+    int64_t last_ns = 0;
+    int64_t first_payload_ns = 0;
+    int64_t last_payload_ns = 0;
+    int64_t first_ack_ns = 0;  // first segment with ACK and without SYN
+    // End-to-end set.
+    uint32_t rtt_cnt = 0;
+    float rtt_min_ms = 0;
+    float rtt_max_ms = 0;
+    double rtt_sum_ms = 0;
+    double rtt_sum2_ms = 0;
+    uint8_t ttl_min = 0;
+    uint8_t ttl_max = 0;
+    // TCP options set (the part we measure; see docs/flows.md).
+    bool opt_window_scale = false;
+    bool opt_timestamps = false;
+    bool opt_sack_permitted = false;
+    uint8_t window_scale = 0;
+    uint16_t mss = 0;           // declared in the SYN
+    uint16_t seg_max = 0;       // largest payload seen
+    uint16_t seg_min = 0;       // smallest non-empty payload seen
+    uint32_t sack_cnt = 0;      // segments carrying SACK blocks
+    uint32_t win_max = 0;       // scaled receive window
+    uint32_t win_min = 0;
+    uint32_t win_zero = 0;      // zero-window segments
+};
+
+struct FlowRecord {
+    FlowKey key;
+    int64_t first_ns = 0;
+    int64_t last_ns = 0;
+    DirStats dir[2];
+    EndReason reason = EndReason::kShutdown;
+    bool complete = false;   // Tstat's log_tcp_complete rule (see FlowMeter)
+    bool midstream = false;  // TCP flow first seen without its SYN
+    bool internal[2] = {false, false};
+    uint32_t con_t = 0;      // classification (filled by classifiers, issue: classification)
+    uint32_t p2p_t = 0;
+    uint32_t http_t = 0;
+    uint8_t udp_type[2] = {0, 0};
+};
+
+class FlowBatchPool;
+
+// Up to kMax finished flows; pooled like packet batches.
+class FlowBatch final : public Message {
+public:
+    static constexpr uint32_t kMax = 64;
+
+    uint32_t size() const noexcept { return count_; }
+    bool full() const noexcept { return count_ == kMax; }
+    bool empty() const noexcept { return count_ == 0; }
+    const FlowRecord& operator[](uint32_t i) const noexcept { return records_[i]; }
+    const FlowRecord* begin() const noexcept { return records_.get(); }
+    const FlowRecord* end() const noexcept { return records_.get() + count_; }
+    FlowRecord& append() noexcept { return records_[count_++]; }
+
+private:
+    friend class FlowBatchPool;
+    explicit FlowBatch(FlowBatchPool* pool);
+    ~FlowBatch() = default;
+    static void recycle(Message* m) noexcept;
+
+    FlowBatchPool* pool_;
+    uint32_t count_ = 0;
+    std::unique_ptr<FlowRecord[]> records_;
+};
+
+class FlowBatchPool {
+public:
+    explicit FlowBatchPool(std::size_t max_batches);
+    ~FlowBatchPool();
+    FlowBatchPool(const FlowBatchPool&) = delete;
+    FlowBatchPool& operator=(const FlowBatchPool&) = delete;
+    // A cleared batch with one reference, or nullptr when max_batches are in flight.
+    FlowBatch* acquire();
+
+private:
+    friend class FlowBatch;
+    std::size_t max_;
+    MpmcQueue<FlowBatch*> free_;
+    std::vector<FlowBatch*> all_;
+};
+
+}  // namespace weir::flow
+
+WEIR_MESSAGE_TYPE(weir::flow::FlowBatch, "FlowBatch",
+                  "up to 64 finished flows with Tstat-style per-direction statistics");

@@ -1,0 +1,146 @@
+// The flow table: open addressing (linear probing, backward-shift deletion) over a fixed array
+// of flows, plus a one-second timing wheel for expiry. Memory is reserved once for the configured
+// capacity and touched only as flows arrive. Expiry work is bounded by the flows that expire (or
+// at worst one pass over the wheel), never by the gap between two packet timestamps.
+#pragma once
+
+#include "flow_record.hpp"
+
+#include <cstdint>
+#include <cstring>
+
+namespace weir::flow {
+
+// Direction-independent key: the two endpoints in a fixed order.
+struct CanonicalKey {
+    std::array<uint8_t, 16> addr_lo{};
+    std::array<uint8_t, 16> addr_hi{};
+    uint16_t port_lo = 0;
+    uint16_t port_hi = 0;
+    uint8_t ip_version = 0;
+    uint8_t proto = 0;
+    uint8_t pad[2] = {0, 0};
+
+    bool operator==(const CanonicalKey& o) const noexcept { return std::memcmp(this, &o, sizeof o) == 0; }
+};
+static_assert(sizeof(CanonicalKey) == 40);
+
+// Builds the canonical key; `src_is_lo` tells which endpoint the packet's source is.
+CanonicalKey make_key(uint8_t ip_version, uint8_t proto, const std::array<uint8_t, 16>& src,
+                      uint16_t sport, const std::array<uint8_t, 16>& dst, uint16_t dport,
+                      bool& src_is_lo) noexcept;
+// Symmetric by construction (hashes the canonical key); the same function serves flow demux.
+uint32_t hash_key(const CanonicalKey& k) noexcept;
+
+// TCP sequence tracking of one direction, kept only while the flow is open.
+struct SeqTrack {
+    uint32_t next = 0;        // highest sequence number sent + 1
+    uint32_t fin_seq = 0;     // sequence number of the FIN
+    uint32_t hole_start = 0;  // one gap left by an out-of-sequence segment
+    uint32_t hole_end = 0;
+    uint32_t timed_end[2] = {0, 0};  // segments timed for RTT: end sequence and send time
+    int64_t timed_ns[2] = {0, 0};
+    bool init = false;
+    bool fin_seen = false;
+    bool closed = false;      // our FIN was acknowledged
+    bool has_hole = false;
+};
+
+struct Flow {
+    CanonicalKey key;
+    uint32_t hash = 0;
+    uint32_t wheel_next = 0;  // flow index + 1, 0 = none
+    uint32_t wheel_prev = 0;
+    uint16_t wheel_slot = 0;
+    bool client_is_lo = true;
+    bool in_use = false;
+    FlowRecord rec;
+    SeqTrack seq[2];
+};
+
+class FlowTable {
+public:
+    static constexpr uint32_t kWheelSlots = 4096;  // seconds covered by one turn of the wheel
+
+    explicit FlowTable(uint32_t capacity);
+    ~FlowTable();
+    FlowTable(const FlowTable&) = delete;
+    FlowTable& operator=(const FlowTable&) = delete;
+
+    Flow* find(const CanonicalKey& key, uint32_t hash) noexcept;
+    // nullptr when the table is full.
+    Flow* insert(const CanonicalKey& key, uint32_t hash) noexcept;
+    void erase(Flow* f) noexcept;
+
+    // Puts the flow in the wheel slot of `deadline_ns` (moving it if it is elsewhere).
+    void schedule(Flow* f, int64_t deadline_ns) noexcept;
+    // Calls on_due(flow) for flows in wheel slots up to now; the callback returns the flow's
+    // real deadline (flows only move later) or 0 after erasing it.
+    template <class OnDue>
+    void advance(int64_t now_ns, OnDue&& on_due);
+    // The flow that has waited longest in the wheel ahead of now (for eviction); nullptr if empty.
+    Flow* oldest() noexcept;
+    template <class Fn>
+    void for_each(Fn&& fn);
+
+    uint32_t size() const noexcept { return size_; }
+    uint32_t capacity() const noexcept { return capacity_; }
+    std::size_t bytes_reserved() const noexcept;
+
+private:
+    uint32_t index_of(const Flow* f) const noexcept { return static_cast<uint32_t>(f - flows_); }
+    void unlink(Flow* f) noexcept;
+    void link(Flow* f, uint16_t slot) noexcept;
+
+    uint32_t capacity_;
+    uint32_t mask_;
+    Flow* flows_;              // capacity_ flows, allocated lazily by the kernel
+    uint32_t* slots_;          // flow index + 1, 0 = empty
+    uint32_t* tags_;           // the hash stored beside each slot
+    uint32_t high_water_ = 0;  // flows_[i] for i >= high_water_ were never used
+    uint32_t free_head_ = 0;   // free list through wheel_next (index + 1)
+    uint32_t size_ = 0;
+    uint32_t wheel_[kWheelSlots] = {};  // list heads (index + 1)
+    int64_t wheel_sec_ = -1;           // last second processed
+};
+
+template <class OnDue>
+void FlowTable::advance(int64_t now_ns, OnDue&& on_due) {
+    const int64_t now_sec = now_ns / 1'000'000'000;
+    if (wheel_sec_ < 0) {
+        wheel_sec_ = now_sec;
+        return;
+    }
+    if (now_sec <= wheel_sec_) {
+        return;
+    }
+    // A jump longer than a turn visits every slot once, however long the gap.
+    const int64_t steps = std::min<int64_t>(now_sec - wheel_sec_, kWheelSlots);
+    for (int64_t s = 1; s <= steps; ++s) {
+        const auto slot = static_cast<uint16_t>((wheel_sec_ + s) % kWheelSlots);
+        uint32_t it = wheel_[slot];
+        wheel_[slot] = 0;  // detach: flows that stay are linked again below
+        while (it != 0) {
+            Flow* f = &flows_[it - 1];
+            it = f->wheel_next;
+            f->wheel_next = f->wheel_prev = 0;
+            f->wheel_slot = 0xffff;
+            const int64_t deadline = on_due(f);
+            if (deadline != 0) {
+                schedule(f, deadline);
+            }
+        }
+    }
+    wheel_sec_ = now_sec;
+}
+
+template <class Fn>
+void FlowTable::for_each(Fn&& fn) {
+    for (uint32_t i = 0; i < high_water_; ++i) {
+        if (flows_[i].in_use) {
+            fn(&flows_[i]);
+        }
+    }
+}
+
+}  // namespace weir::flow
