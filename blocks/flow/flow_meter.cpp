@@ -105,12 +105,14 @@ void FlowMeter::start() {
 void FlowMeter::receive(InputId, const Message& msg) {
     const auto& batch = static_cast<const PacketBatch&>(msg);
     for (const auto& p : batch) {
+        // Expiry runs when packet time enters a new second, before the packet is accounted.
+        if (p.ts_ns >= next_expiry_ns_) {
+            expire(p.ts_ns);
+            next_expiry_ns_ = (p.ts_ns / 1'000'000'000 + 1) * 1'000'000'000;
+        }
         packet(p);
     }
     packets_.add(batch.size());
-    if (batch.time_ns() > 0) {
-        expire(batch.time_ns());
-    }
 }
 
 void FlowMeter::on_timer(TimerId, int64_t now_ns) {
@@ -143,6 +145,11 @@ void FlowMeter::packet(const PacketView& p) {
     const flow::CanonicalKey key = flow::make_key(d.ip_version, d.l4_proto, d.src, d.sport, d.dst, d.dport, src_is_lo);
     const uint32_t hash = flow::hash_key(key);
     Flow* f = table_->find(key, hash);
+    if (f != nullptr && deadline(*f) <= p.ts_ns) {
+        // Timed out between two wheel ticks: end it exactly, and this packet starts a new flow.
+        end_due(*f, p.ts_ns);
+        f = nullptr;
+    }
     const bool is_tcp = d.l4_proto == IPPROTO_TCP;
     if (f == nullptr) {
         bool src_is_client = true;
@@ -389,19 +396,23 @@ void FlowMeter::expire(int64_t now_ns) {
         if (due > now_ns) {
             return due;
         }
-        if (active_ns_ > 0 && f->rec.first_ns + active_ns_ <= now_ns &&
-            f->rec.last_ns + (f->rec.key.proto == IPPROTO_TCP ? tcp_idle_ns_ : udp_idle_ns_) > now_ns) {
-            // Still alive: report what it did so far and measure on from zero.
-            finish(*f, EndReason::kActive);
-            return 0;
-        }
-        const auto& c = f->rec.dir[0];
-        const auto& sv = f->rec.dir[1];
-        const bool singleton = f->rec.key.proto == IPPROTO_TCP ? (sv.pkts_all == 0 && c.pkts_all == c.syn_cnt)
-                                                               : (c.pkts_all + sv.pkts_all == 1);
-        finish(*f, singleton ? EndReason::kSingleton : EndReason::kIdle);
+        end_due(*f, now_ns);
         return 0;
     });
+}
+
+void FlowMeter::end_due(Flow& f, int64_t now_ns) {
+    const int64_t idle = f.rec.key.proto == IPPROTO_TCP ? tcp_idle_ns_ : udp_idle_ns_;
+    if (active_ns_ > 0 && f.rec.first_ns + active_ns_ <= now_ns && f.rec.last_ns + idle > now_ns) {
+        // Still alive: report what it did so far and measure on from zero.
+        finish(f, EndReason::kActive);
+        return;
+    }
+    const auto& c = f.rec.dir[0];
+    const auto& sv = f.rec.dir[1];
+    const bool singleton = f.rec.key.proto == IPPROTO_TCP ? (sv.pkts_all == 0 && c.pkts_all == c.syn_cnt)
+                                                          : (c.pkts_all + sv.pkts_all == 1);
+    finish(f, singleton ? EndReason::kSingleton : EndReason::kIdle);
 }
 
 void FlowMeter::finish(Flow& f, EndReason why) {

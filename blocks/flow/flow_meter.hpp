@@ -43,6 +43,7 @@ private:
     int64_t deadline(const flow::Flow& f) const;
     void finish(flow::Flow& f, flow::EndReason why);
     void expire(int64_t now_ns);
+    void end_due(flow::Flow& f, int64_t now_ns);
     void emit_records();
 
     uint32_t capacity_ = 0;
@@ -57,6 +58,7 @@ private:
     std::unique_ptr<flow::FlowBatchPool> pool_;
     flow::FlowBatch* pending_ = nullptr;  // records waiting to be emitted
     int64_t last_ns_ = 0;
+    int64_t next_expiry_ns_ = 0;  // packet time at which the wheel next advances
 
     Counter packets_, tcp_packets_, udp_packets_, other_packets_, untracked_tcp_;
     Counter flows_created_, flows_ended_, evictions_, records_dropped_;

@@ -1,0 +1,426 @@
+// FlowMeter's end-of-flow rules and statistics on crafted captures written by the test, and the
+// Tstat log format written by TstatLogWriter.
+#include "test_blocks.hpp"
+#include "test_util.hpp"
+
+#include <weir/engine.hpp>
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace weir::testing {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kT0 = 1'700'000'000 * kSec;
+
+enum : uint8_t { F = 0x01, S = 0x02, R = 0x04, P = 0x08, A = 0x10 };
+
+struct Frame {
+    int64_t ts;
+    std::vector<uint8_t> bytes;
+};
+
+void put16(std::vector<uint8_t>& b, std::size_t at, uint16_t v) {
+    b[at] = static_cast<uint8_t>(v >> 8);
+    b[at + 1] = static_cast<uint8_t>(v);
+}
+void put32(std::vector<uint8_t>& b, std::size_t at, uint32_t v) {
+    put16(b, at, static_cast<uint16_t>(v >> 16));
+    put16(b, at + 2, static_cast<uint16_t>(v));
+}
+
+// Ethernet + IPv4 + TCP/UDP with `payload` zero bytes. Hosts are 10.0.0.<host>.
+std::vector<uint8_t> ip_frame(uint8_t proto, uint8_t src, uint16_t sport, uint8_t dst, uint16_t dport,
+                              uint32_t seq, uint32_t ack, uint8_t flags, uint32_t payload, bool syn_options = true) {
+    const bool tcp = proto == IPPROTO_TCP;
+    const std::size_t opt = tcp && (flags & S) != 0 && syn_options ? 8 : 0;  // MSS + window scale + NOP
+    const std::size_t l4 = tcp ? 20 + opt : 8;
+    std::vector<uint8_t> b(14 + 20 + l4 + payload, 0);
+    b[12] = 0x08;  // EtherType IPv4
+    std::size_t ip = 14;
+    b[ip] = 0x45;
+    put16(b, ip + 2, static_cast<uint16_t>(20 + l4 + payload));
+    b[ip + 8] = 64;
+    b[ip + 9] = proto;
+    b[ip + 12] = 10;
+    b[ip + 15] = src;
+    b[ip + 16] = 10;
+    b[ip + 19] = dst;
+    std::size_t t = ip + 20;
+    put16(b, t, sport);
+    put16(b, t + 2, dport);
+    if (tcp) {
+        put32(b, t + 4, seq);
+        put32(b, t + 8, ack);
+        b[t + 12] = static_cast<uint8_t>((l4 / 4) << 4);
+        b[t + 13] = flags;
+        put16(b, t + 14, 65535);
+        if (opt != 0) {
+            b[t + 20] = 2;  // MSS 1460
+            b[t + 21] = 4;
+            put16(b, t + 22, 1460);
+            b[t + 24] = 1;  // NOP
+            b[t + 25] = 3;  // window scale 7
+            b[t + 26] = 3;
+            b[t + 27] = 7;
+        }
+    } else {
+        put16(b, t + 4, static_cast<uint16_t>(8 + payload));
+    }
+    return b;
+}
+
+std::string write_pcap(const std::string& name, const std::vector<Frame>& frames) {
+    const std::string path = ::testing::TempDir() + "/" + name;
+    pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+    pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
+    for (const auto& f : frames) {
+        pcap_pkthdr h{};
+        h.ts.tv_sec = static_cast<time_t>(f.ts / kSec);
+        h.ts.tv_usec = static_cast<suseconds_t>(f.ts % kSec);
+        h.caplen = h.len = static_cast<bpf_u_int32>(f.bytes.size());
+        pcap_dump(reinterpret_cast<u_char*>(d), &h, f.bytes.data());
+    }
+    pcap_dump_close(d);
+    pcap_close(dead);
+    return path;
+}
+
+std::vector<flow::FlowRecord> meter(const std::string& pcap, const std::string& params = "",
+                                    std::unique_ptr<Engine>* keep = nullptr) {
+    FlowCollector::take();
+    auto e = run_xml("<composition id=\"f\"><general><clock type=\"packet\"/></general><install>\n"
+                     "<threadpool id=\"p\" num_threads=\"1\"/>\n"
+                     "<block id=\"src\" type=\"PcapSource\" threadpool=\"p\"><params><source name=\"" + pcap +
+                     "\"/></params></block>\n"
+                     "<block id=\"meter\" type=\"FlowMeter\"><params>" + params + "</params></block>\n"
+                     "<block id=\"out\" type=\"TestFlowCollector\"/>\n"
+                     "<connection src_block=\"src\" src_gate=\"source_out\" dst_block=\"meter\" dst_gate=\"in_pkt\"/>\n"
+                     "<connection src_block=\"meter\" src_gate=\"out_flow\" dst_block=\"out\" dst_gate=\"in\"/>\n"
+                     "</install></composition>\n");
+    EXPECT_EQ(e->exit_code(), 0);
+    if (keep != nullptr) {
+        *keep = std::move(e);
+    }
+    return FlowCollector::take();
+}
+
+// A complete connection: handshake, 100 bytes up, 300 down (two segments), FIN both ways.
+std::vector<Frame> clean_connection(int64_t t0, uint8_t c = 1, uint16_t cport = 40000) {
+    const uint8_t s = 2;
+    const uint16_t sp = 80;
+    return {
+        {t0, ip_frame(IPPROTO_TCP, c, cport, s, sp, 1000, 0, S, 0)},
+        {t0 + 10 * kMs, ip_frame(IPPROTO_TCP, s, sp, c, cport, 5000, 1001, S | A, 0)},
+        {t0 + 20 * kMs, ip_frame(IPPROTO_TCP, c, cport, s, sp, 1001, 5001, A, 0)},
+        {t0 + 21 * kMs, ip_frame(IPPROTO_TCP, c, cport, s, sp, 1001, 5001, P | A, 100)},
+        {t0 + 31 * kMs, ip_frame(IPPROTO_TCP, s, sp, c, cport, 5001, 1101, A, 200)},
+        {t0 + 32 * kMs, ip_frame(IPPROTO_TCP, s, sp, c, cport, 5201, 1101, P | A, 100)},
+        {t0 + 40 * kMs, ip_frame(IPPROTO_TCP, c, cport, s, sp, 1101, 5301, A, 0)},
+        {t0 + 41 * kMs, ip_frame(IPPROTO_TCP, c, cport, s, sp, 1101, 5301, F | A, 0)},
+        {t0 + 50 * kMs, ip_frame(IPPROTO_TCP, s, sp, c, cport, 5301, 1102, F | A, 0)},
+        {t0 + 60 * kMs, ip_frame(IPPROTO_TCP, c, cport, s, sp, 1102, 5302, A, 0)},
+    };
+}
+
+TEST(FlowRules, CleanCloseIsCompleteWithTstatCounts) {
+    const auto r = meter(write_pcap("clean.pcap", clean_connection(kT0)));
+    ASSERT_EQ(r.size(), 1u);
+    const auto& f = r[0];
+    EXPECT_EQ(f.reason, flow::EndReason::kFin);
+    EXPECT_TRUE(f.complete);
+    EXPECT_FALSE(f.midstream);
+    EXPECT_EQ(f.key.port[0], 40000);
+    EXPECT_EQ(f.key.port[1], 80);
+    const auto& c = f.dir[0];
+    const auto& s = f.dir[1];
+    EXPECT_EQ(c.pkts_all, 6u);
+    EXPECT_EQ(s.pkts_all, 4u);
+    EXPECT_EQ(c.syn_cnt, 1u);
+    EXPECT_EQ(s.syn_cnt, 1u);
+    EXPECT_EQ(c.fin_cnt, 1u);
+    EXPECT_EQ(s.fin_cnt, 1u);
+    EXPECT_EQ(c.ack_cnt, 5u);
+    EXPECT_EQ(s.ack_cnt, 4u);
+    EXPECT_EQ(c.ack_cnt_p, 3u);  // handshake ACK, the ACK of the data, the last ACK
+    EXPECT_EQ(s.ack_cnt_p, 0u);
+    EXPECT_EQ(c.bytes_uniq, 100u);
+    EXPECT_EQ(s.bytes_uniq, 300u);
+    EXPECT_EQ(c.pkts_data, 1u);
+    EXPECT_EQ(s.pkts_data, 2u);
+    EXPECT_EQ(c.pkts_retx + s.pkts_retx + c.pkts_ooo + s.pkts_ooo, 0u);
+    EXPECT_EQ(f.first_ns, kT0);
+    EXPECT_EQ(f.last_ns, kT0 + 60 * kMs);
+    EXPECT_EQ(c.first_payload_ns, kT0 + 21 * kMs);
+    EXPECT_EQ(s.first_payload_ns, kT0 + 31 * kMs);
+    EXPECT_EQ(s.last_payload_ns, kT0 + 32 * kMs);
+    EXPECT_EQ(c.first_ack_ns, kT0 + 20 * kMs);
+    EXPECT_EQ(s.first_ack_ns, kT0 + 31 * kMs);
+    EXPECT_EQ(c.mss, 1460);
+    EXPECT_TRUE(c.opt_window_scale);
+    EXPECT_EQ(c.window_scale, 7);
+    EXPECT_EQ(c.ttl_min, 64);
+    // RTT: the client's SYN acked 10 ms later, its 100 bytes 10 ms later; the server's 300 bytes
+    // are acked 9 ms after their last segment (8 ms for the first is not taken: cumulative ACK
+    // samples the timed segments it covers: 9 ms and 8 ms).
+    EXPECT_EQ(c.rtt_cnt, 3u);  // SYN, data, FIN
+    EXPECT_NEAR(c.rtt_min_ms, 9.0, 1e-3);
+    EXPECT_NEAR(c.rtt_max_ms, 10.0, 1e-3);
+    EXPECT_GE(s.rtt_cnt, 2u);
+}
+
+TEST(FlowRules, RstAfterHandshakeIsCompleteWithoutIsNot) {
+    auto frames = clean_connection(kT0);
+    frames.resize(4);
+    frames.push_back({kT0 + 30 * kMs, ip_frame(IPPROTO_TCP, 2, 80, 1, 40000, 5001, 1101, R | A, 0)});
+    frames.push_back({kT0 + kSec, ip_frame(IPPROTO_TCP, 3, 40001, 2, 80, 7000, 0, S, 0)});
+    frames.push_back({kT0 + kSec + kMs, ip_frame(IPPROTO_TCP, 2, 80, 3, 40001, 0, 7001, R | A, 0)});
+    const auto r = meter(write_pcap("rst.pcap", frames));
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].reason, flow::EndReason::kRst);
+    EXPECT_TRUE(r[0].complete);
+    EXPECT_EQ(r[0].dir[1].rst_cnt, 1u);
+    EXPECT_EQ(r[1].reason, flow::EndReason::kRst);
+    EXPECT_FALSE(r[1].complete) << "refused connection: no SYN-ACK, so log_tcp_nocomplete";
+}
+
+TEST(FlowRules, TimeoutsFireAtTheRightPacketTime) {
+    std::vector<Frame> f;
+    f.push_back({kT0, ip_frame(IPPROTO_TCP, 1, 41000, 2, 443, 1, 0, S, 0)});          // SYN singleton
+    f.push_back({kT0, ip_frame(IPPROTO_UDP, 1, 5353, 2, 53, 0, 0, 0, 30)});            // one UDP packet
+    auto est = clean_connection(kT0, 3, 42000);
+    est.resize(5);                                                                      // established, idle
+    f.insert(f.end(), est.begin(), est.end());
+    f.push_back({kT0 + kMs, ip_frame(IPPROTO_UDP, 4, 6000, 2, 7000, 0, 0, 0, 10)});    // UDP, two packets
+    f.push_back({kT0 + 2 * kMs, ip_frame(IPPROTO_UDP, 2, 7000, 4, 6000, 0, 0, 0, 10)});
+    // Unrelated traffic moves the packet clock on.
+    for (int64_t t : {9, 11, 150, 199, 205, 295, 310}) {
+        f.push_back({kT0 + t * kSec, ip_frame(IPPROTO_UDP, 9, 1000, 8, static_cast<uint16_t>(t), 0, 0, 0, 1)});
+    }
+    std::sort(f.begin(), f.end(), [](const Frame& a, const Frame& b) { return a.ts < b.ts; });
+    const auto r = meter(write_pcap("timeouts.pcap", f));
+    const auto find = [&](uint16_t cport) -> const flow::FlowRecord* {
+        for (const auto& x : r) {
+            if (x.key.port[0] == cport) {
+                return &x;
+            }
+        }
+        return nullptr;
+    };
+    const auto* syn = find(41000);
+    ASSERT_NE(syn, nullptr);
+    EXPECT_EQ(syn->reason, flow::EndReason::kSingleton);
+    EXPECT_FALSE(syn->complete);
+    const auto* udp1 = find(5353);
+    ASSERT_NE(udp1, nullptr);
+    EXPECT_EQ(udp1->reason, flow::EndReason::kSingleton);
+    const auto* udp2 = find(6000);
+    ASSERT_NE(udp2, nullptr);
+    EXPECT_EQ(udp2->reason, flow::EndReason::kIdle) << "200 s after its last packet";
+    const auto* tcp = find(42000);
+    ASSERT_NE(tcp, nullptr);
+    EXPECT_EQ(tcp->reason, flow::EndReason::kIdle) << "300 s after its last packet";
+    EXPECT_TRUE(tcp->complete) << "both SYNs seen";
+    // Order of ending follows packet time: singletons (10 s) < UDP idle (200 s) < TCP idle (300 s).
+    const auto pos = [&](const flow::FlowRecord* x) { return x - r.data(); };
+    EXPECT_LT(pos(syn), pos(udp2));
+    EXPECT_LT(pos(udp2), pos(tcp));
+    // The 1-packet probes at 9 s..310 s: each its own UDP singleton; the last ones end at shutdown.
+    std::size_t shutdown = 0;
+    for (const auto& x : r) {
+        shutdown += x.reason == flow::EndReason::kShutdown ? 1 : 0;
+    }
+    EXPECT_EQ(shutdown, 1u) << "only the probe at 310 s is still open at the end";
+}
+
+TEST(FlowRules, RetransmissionsAndOutOfSequence) {
+    auto f = clean_connection(kT0);
+    f.resize(4);  // handshake + 100 bytes up (seq 1001..1101)
+    f.push_back({kT0 + 300 * kMs, ip_frame(IPPROTO_TCP, 1, 40000, 2, 80, 1001, 5001, P | A, 100)});   // retx
+    f.push_back({kT0 + 301 * kMs, ip_frame(IPPROTO_TCP, 1, 40000, 2, 80, 1201, 5001, P | A, 100)});   // gap
+    f.push_back({kT0 + 302 * kMs, ip_frame(IPPROTO_TCP, 1, 40000, 2, 80, 1101, 5001, P | A, 100)});   // fills it
+    f.push_back({kT0 + 303 * kMs, ip_frame(IPPROTO_TCP, 1, 40000, 2, 80, 1251, 5001, P | A, 100)});   // half old
+    const auto r = meter(write_pcap("retx.pcap", f));
+    ASSERT_EQ(r.size(), 1u);
+    const auto& c = r[0].dir[0];
+    EXPECT_EQ(c.pkts_data, 5u);
+    EXPECT_EQ(c.bytes_all, 500u);
+    EXPECT_EQ(c.pkts_retx, 2u);
+    EXPECT_EQ(c.bytes_retx, 150u);
+    EXPECT_EQ(c.pkts_ooo, 1u);
+    EXPECT_EQ(c.bytes_uniq, 350u);  // 1001..1351
+    EXPECT_EQ(r[0].reason, flow::EndReason::kShutdown);
+    EXPECT_FALSE(r[0].complete) << "open at the end of the trace: log_tcp_nocomplete";
+}
+
+TEST(FlowRules, MidstreamFlowsTrackedOrCountedLikeTstat) {
+    std::vector<Frame> f = {
+        {kT0, ip_frame(IPPROTO_TCP, 1, 50000, 2, 443, 100, 200, P | A, 50)},
+        {kT0 + kMs, ip_frame(IPPROTO_TCP, 2, 443, 1, 50000, 200, 150, A, 0)},
+    };
+    const std::string pcap = write_pcap("mid.pcap", f);
+    auto r = meter(pcap);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TRUE(r[0].midstream);
+    EXPECT_FALSE(r[0].complete);
+    EXPECT_EQ(r[0].key.port[1], 443) << "the lower port is taken as the server";
+    std::unique_ptr<Engine> e;
+    r = meter(pcap, "<tcp midstream=\"false\"/>", &e);
+    EXPECT_TRUE(r.empty());
+    EXPECT_EQ(read_u64(*e, "meter", "untracked_tcp"), 2u);
+}
+
+TEST(FlowRules, TimestampJumpsOfYearsEndQuickly) {
+    std::vector<Frame> f;
+    for (int i = 0; i < 2000; ++i) {
+        // A new flow every "year": each gap is longer than a turn of the timing wheel.
+        f.push_back({kT0 + static_cast<int64_t>(i) * 365 * 24 * 3600 * kSec / 40,
+                     ip_frame(IPPROTO_UDP, 1, static_cast<uint16_t>(10000 + i), 2, 53, 0, 0, 0, 20)});
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = meter(write_pcap("jumps.pcap", f));
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+    ASSERT_EQ(r.size(), 2000u);
+    for (std::size_t i = 0; i + 1 < r.size(); ++i) {
+        EXPECT_EQ(r[i].reason, flow::EndReason::kSingleton);
+    }
+}
+
+TEST(FlowRules, FullTableEvictsAndCounts) {
+    std::vector<Frame> f;
+    for (int i = 0; i < 100; ++i) {
+        f.push_back({kT0 + i * kMs, ip_frame(IPPROTO_TCP, 1, static_cast<uint16_t>(20000 + i), 2, 80, 1, 0, S, 0)});
+    }
+    std::unique_ptr<Engine> e;
+    const auto r = meter(write_pcap("full.pcap", f), "<table capacity=\"16\"/>", &e);
+    EXPECT_EQ(r.size(), 100u) << "every flow reported once, evicted or not";
+    EXPECT_EQ(read_u64(*e, "meter", "evictions"), 84u);
+    std::size_t evicted = 0;
+    for (const auto& x : r) {
+        evicted += x.reason == flow::EndReason::kEvicted ? 1 : 0;
+    }
+    EXPECT_EQ(evicted, 84u);
+}
+
+TEST(FlowRules, ActiveTimeoutReportsLongFlows) {
+    std::vector<Frame> f;
+    for (int i = 0; i <= 100; ++i) {
+        f.push_back({kT0 + i * kSec, ip_frame(IPPROTO_UDP, 1, 9000, 2, 9001, 0, 0, 0, 100)});
+    }
+    const auto r = meter(write_pcap("long.pcap", f), "<timeout active=\"30s\"/>");
+    ASSERT_GE(r.size(), 4u);
+    uint64_t packets = 0;
+    for (const auto& x : r) {
+        packets += x.dir[0].pkts_all;
+    }
+    EXPECT_EQ(packets, 101u) << "reports split the flow, they do not lose or repeat packets";
+    EXPECT_EQ(r[0].reason, flow::EndReason::kActive);
+    EXPECT_EQ(r.back().reason, flow::EndReason::kShutdown);
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> out;
+    std::string l;
+    while (std::getline(in, l)) {
+        out.push_back(l);
+    }
+    return out;
+}
+
+std::vector<std::string> fields(const std::string& line) {
+    std::istringstream ss(line);
+    std::vector<std::string> out;
+    std::string w;
+    while (ss >> w) {
+        out.push_back(w);
+    }
+    return out;
+}
+
+TEST(TstatLogs, HeadersColumnsAndValues) {
+    auto f = clean_connection(kT0);
+    auto open = clean_connection(kT0 + kSec, 5, 43000);
+    open.resize(5);
+    f.insert(f.end(), open.begin(), open.end());
+    f.push_back({kT0 + 2 * kSec, ip_frame(IPPROTO_UDP, 1, 5353, 2, 53, 0, 0, 0, 38)});
+    f.push_back({kT0 + 2 * kSec + 3 * kMs, ip_frame(IPPROTO_UDP, 2, 53, 1, 5353, 0, 0, 0, 120)});
+    const std::string pcap = write_pcap("logs.pcap", f);
+    const std::string dir = ::testing::TempDir() + "/weir-tstat-logs";
+    std::filesystem::remove_all(dir);
+    const auto r = run_command(engine_binary() + " -q --no-summary " + source_root() + "/compositions/tstat.xml -D TRACE=" +
+                               pcap + " -D LOGDIR=" + dir);
+    ASSERT_EQ(r.exit_code, 0);
+    const std::string folder = dir + "/2023_11_14_22_13.out";  // kT0 in UTC
+    ASSERT_TRUE(std::filesystem::exists(folder)) << folder;
+    const auto complete = lines_of(folder + "/log_tcp_complete");
+    ASSERT_EQ(complete.size(), 2u);
+    EXPECT_EQ(complete[0].rfind("#01#c_ip:1 c_port:2 c_pkts_all:3 c_rst_cnt:4 ", 0), 0u) << complete[0];
+    EXPECT_NE(complete[0].find(" s_ip:15 s_port:16 "), std::string::npos);
+    EXPECT_NE(complete[0].find(" first:29 last:30 durat:31 "), std::string::npos);
+    EXPECT_NE(complete[0].find(" con_t:42 p2p_t:43 http_t:44 c_rtt_avg:45 "), std::string::npos);
+    EXPECT_EQ(complete[0].substr(complete[0].size() - 12), "s_ttl_max:58");
+    const auto row = fields(complete[1]);
+    ASSERT_EQ(row.size(), 58u);
+    EXPECT_EQ(row[0], "10.0.0.1");
+    EXPECT_EQ(row[1], "40000");
+    EXPECT_EQ(row[2], "6");    // c_pkts_all
+    EXPECT_EQ(row[6], "100");  // c_bytes_uniq
+    EXPECT_EQ(row[14], "10.0.0.2");
+    EXPECT_EQ(row[20], "300");  // s_bytes_uniq
+    EXPECT_EQ(row[28], "1700000000000.000000");  // first, epoch ms
+    EXPECT_EQ(row[30], "60.000000");              // durat, ms
+    EXPECT_EQ(row[31], "21.000000");              // c_first: first client payload, ms after start
+    EXPECT_EQ(row[37], "1");                      // c_isint (everything internal by default)
+    const auto nocomplete = lines_of(folder + "/log_tcp_nocomplete");
+    ASSERT_EQ(nocomplete.size(), 2u);
+    EXPECT_EQ(nocomplete[0].rfind("#01#c_ip:1 ", 0), 0u) << "same level prefix, core columns only";
+    EXPECT_EQ(fields(nocomplete[0]).size(), 44u);
+    EXPECT_EQ(fields(nocomplete[1]).size(), 44u);
+    EXPECT_EQ(fields(nocomplete[1])[1], "43000");
+    const auto udp = lines_of(folder + "/log_udp_complete");
+    ASSERT_EQ(udp.size(), 2u);
+    EXPECT_EQ(udp[0].rfind("#c_ip:1 c_port:2 c_first_abs:3 c_durat:4 c_bytes_all:5 c_pkts_all:6 ", 0), 0u) << udp[0];
+    const auto u = fields(udp[1]);
+    ASSERT_EQ(u.size(), 19u);
+    EXPECT_EQ(u[4], "38");   // c_bytes_all: UDP payload
+    EXPECT_EQ(u[13], "120");
+    EXPECT_EQ(u[18], "-");   // fqdn
+}
+
+TEST(TstatLogs, ColumnSetSwitchesAtRuntimeIntoANewFolder) {
+    const std::string xml =
+        "<composition id=\"w\"><general><clock type=\"packet\"/></general><install>\n"
+        "<threadpool id=\"p\" num_threads=\"1\"/>\n"
+        "<block id=\"src\" type=\"PcapSource\" threadpool=\"p\"><params><source name=\"" +
+        write_pcap("sw.pcap", clean_connection(kT0)) + "\"/></params></block>\n"
+        "<block id=\"meter\" type=\"FlowMeter\"/>\n"
+        "<block id=\"logs\" type=\"TstatLogWriter\"><params><log dir=\"" + ::testing::TempDir() +
+        "/weir-switch\" tcp_sets=\"core\"/></params></block>\n"
+        "<connection src_block=\"src\" src_gate=\"source_out\" dst_block=\"meter\" dst_gate=\"in_pkt\"/>\n"
+        "<connection src_block=\"meter\" src_gate=\"out_flow\" dst_block=\"logs\" dst_gate=\"in_flow\"/>\n"
+        "</install></composition>\n";
+    std::filesystem::remove_all(::testing::TempDir() + "/weir-switch");
+    auto e = Engine::load_string(xml, "w.xml");
+    EXPECT_EQ(std::get<std::string>(*e->read_variable("logs", "tcp_sets")), "core");
+    EXPECT_THROW(e->write_variable("logs", "tcp_sets", "everything"), std::invalid_argument);
+    e->write_variable("logs", "tcp_sets", "e2e");
+    e->start();
+    e->launch();
+    e->wait();
+    const std::string file = ::testing::TempDir() + "/weir-switch/2023_11_14_22_13.out/log_tcp_complete";
+    const auto l = lines_of(file);
+    ASSERT_EQ(l.size(), 2u);
+    EXPECT_EQ(l[0].rfind("#01#", 0), 0u);
+    EXPECT_EQ(fields(l[1]).size(), 58u);
+}
+
+}  // namespace
+}  // namespace weir::testing
