@@ -469,7 +469,7 @@ V transport(Frame& f, uint32_t l4, uint32_t ip_end, uint8_t proto, Decoded& out)
                 return V::kTruncatedIp;
             }
             const uint32_t len = (f.p[l4 + 1] + 2u) * 4;
-            if (!fits(l4, len, ip_end)) {
+            if (len < 12 || !fits(l4, len, ip_end)) {
                 return V::kBadIpHeader;
             }
             if (!has(f, l4, len)) {

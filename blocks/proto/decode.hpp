@@ -71,6 +71,17 @@ struct Decoded {
 
 // Decodes `caplen` bytes of a frame of libpcap link type `linktype` (DLT_*). Returns kOk with
 // `out` filled, or the reason it stopped; on failure `out` holds what was decoded up to there.
+// Conventions (decode.cpp has the details):
+// - Tunnels: `out` describes only the innermost IP packet reached (an inner IP header clears the
+//   outer fields); `fragment` stays set if an outer layer was a fragment. UDP tunnels are taken by
+//   destination port (VXLAN 4789 with its I flag, Geneve 6081 version 0, MPLS 6635); GRE payloads
+//   other than IPv4/IPv6/Ethernet/MPLS/ERSPAN (and PPTP's PPP when not IP) stay kOtherTransport.
+// - kIpFragment and kOtherTransport: l4_proto is the protocol, l4_offset = payload_offset = where
+//   the IP payload starts (after any IPv6 extension headers), payload_len/captured its size.
+// - kTruncatedTransport because TCP options were cut: ports, seq, ack, flags and window are set.
+// - Lengths: payload_len comes from the IP header; bytes after the IP packet (Ethernet padding,
+//   FCS) are never payload. An IPv4 total length of 0 or an IPv6 payload length of 0 (TSO, GSO,
+//   jumbograms) means "as captured".
 Verdict decode(const uint8_t* frame, uint32_t caplen, uint16_t linktype, Decoded& out) noexcept;
 
 }  // namespace weir::proto
