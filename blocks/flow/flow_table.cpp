@@ -75,8 +75,7 @@ FlowTable::FlowTable(uint32_t capacity)
     : capacity_(std::max<uint32_t>(capacity, 16)),
       mask_(static_cast<uint32_t>(std::bit_ceil(static_cast<uint64_t>(capacity_) * 2)) - 1),
       flows_(reserve<Flow>(capacity_)),
-      slots_(reserve<uint32_t>(static_cast<std::size_t>(mask_) + 1)),
-      tags_(reserve<uint32_t>(static_cast<std::size_t>(mask_) + 1)) {}
+      slots_(reserve<Slot>(static_cast<std::size_t>(mask_) + 1)) {}
 
 FlowTable::~FlowTable() {
     for (uint32_t i = 0; i < high_water_; ++i) {
@@ -84,7 +83,6 @@ FlowTable::~FlowTable() {
     }
     release(flows_, capacity_);
     release(slots_, static_cast<std::size_t>(mask_) + 1);
-    release(tags_, static_cast<std::size_t>(mask_) + 1);
 }
 
 std::size_t FlowTable::bytes_reserved() const noexcept {
@@ -93,12 +91,12 @@ std::size_t FlowTable::bytes_reserved() const noexcept {
 
 Flow* FlowTable::find(const CanonicalKey& key, uint32_t hash) noexcept {
     for (uint32_t i = hash & mask_;; i = (i + 1) & mask_) {
-        const uint32_t s = slots_[i];
-        if (s == 0) {
+        const Slot s = slots_[i];
+        if (s.flow == 0) {
             return nullptr;
         }
-        if (tags_[i] == hash && flows_[s - 1].key == key) {
-            return &flows_[s - 1];
+        if (s.tag == hash && flows_[s.flow - 1].key == key) {
+            return &flows_[s.flow - 1];
         }
     }
 }
@@ -121,11 +119,10 @@ Flow* FlowTable::insert(const CanonicalKey& key, uint32_t hash) noexcept {
     f->in_use = true;
     f->wheel_slot = 0xffff;
     uint32_t i = hash & mask_;
-    while (slots_[i] != 0) {
+    while (slots_[i].flow != 0) {
         i = (i + 1) & mask_;
     }
-    slots_[i] = idx + 1;
-    tags_[i] = hash;
+    slots_[i] = Slot{idx + 1, hash};
     ++size_;
     return f;
 }
@@ -134,21 +131,20 @@ void FlowTable::erase(Flow* f) noexcept {
     unlink(f);
     const uint32_t idx = index_of(f);
     uint32_t i = f->hash & mask_;
-    while (slots_[i] != idx + 1) {
+    while (slots_[i].flow != idx + 1) {
         i = (i + 1) & mask_;
     }
     // Backward-shift deletion: pull later entries of the probe run into the hole.
     uint32_t hole = i;
-    for (uint32_t j = (i + 1) & mask_; slots_[j] != 0; j = (j + 1) & mask_) {
-        const uint32_t home = tags_[j] & mask_;
+    for (uint32_t j = (i + 1) & mask_; slots_[j].flow != 0; j = (j + 1) & mask_) {
+        const uint32_t home = slots_[j].tag & mask_;
         const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
         if (movable) {
             slots_[hole] = slots_[j];
-            tags_[hole] = tags_[j];
             hole = j;
         }
     }
-    slots_[hole] = 0;
+    slots_[hole] = Slot{0, 0};
     f->in_use = false;
     f->wheel_next = free_head_;
     free_head_ = idx + 1;

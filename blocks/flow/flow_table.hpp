@@ -95,8 +95,12 @@ private:
     uint32_t capacity_;
     uint32_t mask_;
     Flow* flows_;              // capacity_ flows, allocated lazily by the kernel
-    uint32_t* slots_;          // flow index + 1, 0 = empty
-    uint32_t* tags_;           // the hash stored beside each slot
+    // Index and hash side by side: one cache miss per probe, then one for the flow.
+    struct Slot {
+        uint32_t flow;  // flow index + 1, 0 = empty
+        uint32_t tag;   // the flow's hash
+    };
+    Slot* slots_;
     uint32_t high_water_ = 0;  // flows_[i] for i >= high_water_ were never used
     uint32_t free_head_ = 0;   // free list through wheel_next (index + 1)
     uint32_t size_ = 0;
