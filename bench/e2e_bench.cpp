@@ -209,10 +209,14 @@ int main(int argc, char** argv) {
         const double floor = median(mpps[cases[0].name]);
         std::printf("trace %s: %llu packets, %d runs, all cases counted every packet\n", trace.c_str(),
                     static_cast<unsigned long long>(expected), runs);
-        std::printf("%-48s %12s %10s %10s\n", "case", "median Mpps", "ns/packet", "x floor");
+        std::printf("%-48s %12s %10s %10s   %s\n", "case", "median Mpps", "ns/packet", "x floor", "every run (Mpps)");
         for (const auto& c : cases) {
             const double m = median(mpps[c.name]);
-            std::printf("%-48s %12.2f %10.1f %10.2f\n", c.name.c_str(), m, 1e3 / m, m / floor);
+            std::printf("%-48s %12.2f %10.1f %10.2f  ", c.name.c_str(), m, 1e3 / m, m / floor);
+            for (double v : mpps[c.name]) {
+                std::printf(" %.2f", v);
+            }
+            std::printf("\n");
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "weir_e2e_bench: %s\n", e.what());

@@ -606,7 +606,7 @@ void load_composition(EngineImpl& impl, std::string_view xml_in, const std::stri
             std::set<BlockState*> seen;
             l.policy = ld.offline_upstream(l.src, seen) ? OverflowPolicy::kBlock : OverflowPolicy::kDrop;
         }
-        l.capacity = p.capacity.value_or(256);
+        l.capacity = p.capacity.value_or(64);  // small enough for recycled batches to stay in cache
     }
     plan_threads(impl);
 }

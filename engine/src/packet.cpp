@@ -44,8 +44,7 @@ BatchPool::BatchPool(uint32_t batch_size, std::size_t arena_bytes, std::size_t m
       arena_bytes_(arena_bytes),
       max_batches_(std::max<std::size_t>(max_batches, 2)),
       hook_(hook),
-      hook_ctx_(hook_ctx),
-      free_(max_batches_) {
+      hook_ctx_(hook_ctx) {
     all_.reserve(max_batches_);
 }
 
@@ -60,9 +59,14 @@ BatchPool::~BatchPool() {
 }
 
 PacketBatch* BatchPool::acquire() {
-    PacketBatch* b = nullptr;
-    if (free_.try_pop(b)) {
+    if (local_ == nullptr) {
+        local_ = returned_.exchange(nullptr, std::memory_order_acquire);
+    }
+    PacketBatch* b = local_;
+    if (b != nullptr) {
+        local_ = b->next_free_;
         free_count_.fetch_sub(1, std::memory_order_relaxed);
+        b->prefetch_for_write();
         b->clear();
         b->reset_refs();
         return b;
@@ -87,8 +91,10 @@ void BatchPool::give_back(PacketBatch* b) noexcept {
     b->clear();
     free_count_.fetch_add(1, std::memory_order_relaxed);
     // refs is now 0: the destructor knows this batch is free.
-    // Capacity equals max_batches, so this cannot fail.
-    (void)free_.try_push(b);
+    PacketBatch* head = returned_.load(std::memory_order_relaxed);
+    do {
+        b->next_free_ = head;
+    } while (!returned_.compare_exchange_weak(head, b, std::memory_order_release, std::memory_order_relaxed));
 }
 
 }  // namespace weir

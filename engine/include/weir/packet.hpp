@@ -60,7 +60,10 @@ public:
     // Appends a view of memory the producer keeps alive until the batch is recycled; `handle` is
     // the backend's buffer (e.g. an rte_mbuf*), passed back to the pool's release hook.
     PacketView& append(void* handle = nullptr) noexcept {
-        handles_[count_] = handle;
+        if (handle != nullptr || has_handles_) {
+            handles_[count_] = handle;  // only backends that own buffers pay for this array
+            has_handles_ = true;
+        }
         pkts_[count_] = PacketView{};
         return pkts_[count_++];
     }
@@ -68,10 +71,19 @@ public:
     bool append_copy(const uint8_t* data, uint32_t caplen, uint32_t wirelen, int64_t ts_ns,
                      uint16_t linktype) noexcept;
     std::size_t arena_free() const noexcept { return arena_capacity_ - arena_used_; }
-    void* handle(uint32_t i) const noexcept { return handles_[i]; }
+    void* handle(uint32_t i) const noexcept { return has_handles_ ? handles_[i] : nullptr; }
     void clear() noexcept {
         count_ = 0;
         arena_used_ = 0;
+        has_handles_ = false;
+    }
+    // Asks for the view lines in exclusive state before they are written: a recycled batch was
+    // last read on the consumer's core, and fetching its lines one store at a time would stall.
+    void prefetch_for_write() const noexcept {
+        for (uint32_t i = 0; i < capacity_; i += 64 / sizeof(PacketView) + 1) {
+            __builtin_prefetch(&pkts_[i], 1, 3);
+        }
+        __builtin_prefetch(&pkts_[capacity_ - 1], 1, 3);
     }
     BatchPool* pool() const noexcept { return pool_; }
 
@@ -84,15 +96,19 @@ private:
     BatchPool* pool_;
     uint32_t capacity_;
     uint32_t count_ = 0;
+    bool has_handles_ = false;
     std::size_t arena_capacity_;
     std::size_t arena_used_ = 0;
     std::unique_ptr<uint8_t[]> arena_;
+    PacketBatch* next_free_ = nullptr;  // link in the pool's free stacks
     PacketView pkts_[kMaxPackets];
     void* handles_[kMaxPackets];
 };
 
 // A source's supply of batches. acquire() is called by the owning thread only; recycling may
-// happen on any thread (an MPMC free list), so consumers never talk back to the producer directly.
+// happen on any thread. Returned batches go on a lock-free stack (many pushers, one taker that
+// grabs the whole stack at once, so no ABA): the batch reused next is the one released last,
+// whose memory is most likely still in cache.
 class BatchPool {
 public:
     using ReleaseHook = void (*)(PacketBatch&, void* ctx) noexcept;
@@ -121,8 +137,9 @@ private:
     std::size_t max_batches_;
     ReleaseHook hook_;
     void* hook_ctx_;
-    MpmcQueue<PacketBatch*> free_;
-    std::vector<PacketBatch*> all_;  // touched by the owner thread only
+    std::atomic<PacketBatch*> returned_{nullptr};  // pushed by any thread
+    PacketBatch* local_ = nullptr;                 // owner's private stack
+    std::vector<PacketBatch*> all_;                // touched by the owner thread only
     std::atomic<std::size_t> free_count_{0};
     std::atomic<std::size_t> allocated_{0};
 };
