@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -37,9 +38,42 @@ std::string ip_text(uint8_t version, const std::array<uint8_t, 16>& a) {
     return buf;
 }
 
-double ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+// Line building without printf: std::to_chars, and exact fixed-point for times kept in ns.
+struct Line {
+    std::string s;
+    void sp() { s += ' '; }
+    template <class T>
+    void num(T v) {
+        char b[32];
+        auto r = std::to_chars(b, b + sizeof b, v);
+        s.append(b, r.ptr);
+    }
+    // ns as milliseconds with 6 decimals (Tstat's %f of a value in ms), exactly.
+    void ms(int64_t ns) {
+        if (ns < 0) {
+            s += '-';
+            ns = -ns;
+        }
+        num(ns / 1'000'000);
+        char frac[8];
+        int64_t f = ns % 1'000'000;
+        for (int i = 5; i >= 0; --i) {
+            frac[i] = static_cast<char>('0' + f % 10);
+            f /= 10;
+        }
+        s += '.';
+        s.append(frac, 6);
+    }
+    void fixed6(double v) {
+        char b[64];
+        auto r = std::to_chars(b, b + sizeof b, v, std::chars_format::fixed, 6);
+        s.append(b, r.ptr);
+    }
+    void text(std::string_view t) { s.append(t.data(), t.size()); }
+};
+
 // Relative to the flow start, 0 when the event never happened.
-double rel_ms(int64_t t, int64_t start) { return t == 0 ? 0.0 : static_cast<double>(t - start) / 1e6; }
+int64_t rel(int64_t t, int64_t start) { return t == 0 ? 0 : t - start; }
 
 bool parse_cidr(const std::string& text, uint8_t& version, std::array<uint8_t, 16>& addr, int& bits) {
     const auto slash = text.find('/');
@@ -217,62 +251,82 @@ void TstatLogWriter::write_header(File which) {
 }
 
 void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, bool e2e) {
-    std::string out;
-    out.reserve(512);
-    char buf[128];
+    Line l;
+    l.s.reserve(512);
     for (int d = 0; d < 2; ++d) {
         const auto& s = r.dir[d];
-        out += ip_text(r.key.ip_version, r.key.addr[d]);
-        std::snprintf(buf, sizeof buf, " %u %u %u %u %u %llu %u %llu %u %llu %u %u %u ", r.key.port[d], s.pkts_all,
-                      s.rst_cnt, s.ack_cnt, s.ack_cnt_p, static_cast<unsigned long long>(s.bytes_uniq), s.pkts_data,
-                      static_cast<unsigned long long>(s.bytes_all), s.pkts_retx,
-                      static_cast<unsigned long long>(s.bytes_retx), s.pkts_ooo, s.syn_cnt, s.fin_cnt);
-        out += buf;
+        l.text(ip_text(r.key.ip_version, r.key.addr[d]));
+        for (uint64_t v : {uint64_t{r.key.port[d]}, uint64_t{s.pkts_all}, uint64_t{s.rst_cnt}, uint64_t{s.ack_cnt},
+                           uint64_t{s.ack_cnt_p}, s.bytes_uniq, uint64_t{s.pkts_data}, s.bytes_all,
+                           uint64_t{s.pkts_retx}, s.bytes_retx, uint64_t{s.pkts_ooo}, uint64_t{s.syn_cnt},
+                           uint64_t{s.fin_cnt}}) {
+            l.sp();
+            l.num(v);
+        }
+        l.sp();
     }
     const auto& c = r.dir[0];
     const auto& sv = r.dir[1];
-    std::snprintf(buf, sizeof buf, "%f %f %f ", ms(r.first_ns), ms(r.last_ns), rel_ms(r.last_ns, r.first_ns));
-    out += buf;
-    std::snprintf(buf, sizeof buf, "%f %f %f %f %f %f ", rel_ms(c.first_payload_ns, r.first_ns),
-                  rel_ms(sv.first_payload_ns, r.first_ns), rel_ms(c.last_payload_ns, r.first_ns),
-                  rel_ms(sv.last_payload_ns, r.first_ns), rel_ms(c.first_ack_ns, r.first_ns),
-                  rel_ms(sv.first_ack_ns, r.first_ns));
-    out += buf;
-    std::snprintf(buf, sizeof buf, "%d %d 0 0 %u %u %u", internal(r.key.ip_version, r.key.addr[0]) ? 1 : 0,
-                  internal(r.key.ip_version, r.key.addr[1]) ? 1 : 0, r.con_t, r.p2p_t, r.http_t);
-    out += buf;
+    l.ms(r.first_ns);
+    l.sp();
+    l.ms(r.last_ns);
+    l.sp();
+    l.ms(r.last_ns - r.first_ns);
+    for (int64_t t : {c.first_payload_ns, sv.first_payload_ns, c.last_payload_ns, sv.last_payload_ns, c.first_ack_ns,
+                      sv.first_ack_ns}) {
+        l.sp();
+        l.ms(rel(t, r.first_ns));
+    }
+    for (uint64_t v : {uint64_t{internal(r.key.ip_version, r.key.addr[0]) ? 1U : 0U},
+                       uint64_t{internal(r.key.ip_version, r.key.addr[1]) ? 1U : 0U}, uint64_t{0}, uint64_t{0},
+                       uint64_t{r.con_t}, uint64_t{r.p2p_t}, uint64_t{r.http_t}}) {
+        l.sp();
+        l.num(v);
+    }
     if (e2e) {
         for (const auto* s : {&c, &sv}) {
             const double n = s->rtt_cnt;
             const double avg = n > 0 ? s->rtt_sum_ms / n : 0.0;
             const double var = n > 1 ? std::max(0.0, (s->rtt_sum2_ms - n * avg * avg) / (n - 1)) : 0.0;
-            std::snprintf(buf, sizeof buf, " %f %f %f %f %u %u %u", avg, static_cast<double>(s->rtt_min_ms),
-                          static_cast<double>(s->rtt_max_ms), std::sqrt(var), s->rtt_cnt, s->ttl_min, s->ttl_max);
-            out += buf;
+            for (double v : {avg, static_cast<double>(s->rtt_min_ms), static_cast<double>(s->rtt_max_ms), std::sqrt(var)}) {
+                l.sp();
+                l.fixed6(v);
+            }
+            for (unsigned v : {s->rtt_cnt, unsigned{s->ttl_min}, unsigned{s->ttl_max}}) {
+                l.sp();
+                l.num(v);
+            }
         }
     }
-    out += '\n';
-    if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
+    l.s += '\n';
+    if (std::fwrite(l.s.data(), 1, l.s.size(), f) != l.s.size()) {
         write_errors_.add(1);
     }
 }
 
 void TstatLogWriter::write_udp(std::FILE* f, const flow::FlowRecord& r) {
-    std::string out;
-    out.reserve(256);
-    char buf[160];
+    Line l;
+    l.s.reserve(256);
     for (int d = 0; d < 2; ++d) {
         const auto& s = r.dir[d];
-        out += ip_text(r.key.ip_version, r.key.addr[d]);
+        l.text(ip_text(r.key.ip_version, r.key.addr[d]));
+        l.sp();
+        l.num(r.key.port[d]);
+        l.sp();
+        l.ms(s.pkts_all ? s.first_ns : 0);
+        l.sp();
         // Durations are seconds in this log (Tstat's units differ from the TCP logs).
-        std::snprintf(buf, sizeof buf, " %u %f %f %llu %u %d 0 %u ", r.key.port[d], s.pkts_all ? ms(s.first_ns) : 0.0,
-                      s.pkts_all ? static_cast<double>(s.last_ns - s.first_ns) / 1e9 : 0.0,
-                      static_cast<unsigned long long>(s.bytes_all), s.pkts_all,
-                      internal(r.key.ip_version, r.key.addr[d]) ? 1 : 0, r.udp_type[d]);
-        out += buf;
+        l.fixed6(s.pkts_all ? static_cast<double>(s.last_ns - s.first_ns) / 1e9 : 0.0);
+        for (uint64_t v : {s.bytes_all, uint64_t{s.pkts_all},
+                           uint64_t{internal(r.key.ip_version, r.key.addr[d]) ? 1U : 0U}, uint64_t{0},
+                           uint64_t{r.udp_type[d]}}) {
+            l.sp();
+            l.num(v);
+        }
+        l.sp();
     }
-    out += "-\n";
-    if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
+    l.s += "-\n";
+    if (std::fwrite(l.s.data(), 1, l.s.size(), f) != l.s.size()) {
         write_errors_.add(1);
     }
 }
