@@ -99,20 +99,45 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
 
 void FlowMeter::start() {
     table_ = std::make_unique<flow::FlowTable>(capacity_);
+    work_ = std::make_unique<Decoding[]>(PacketBatch::kMaxPackets);
     pool_ = std::make_unique<flow::FlowBatchPool>(4096);
 }
 
 void FlowMeter::receive(InputId, const Message& msg) {
     const auto& batch = static_cast<const PacketBatch&>(msg);
-    for (const auto& p : batch) {
+    const uint32_t n = batch.size();
+    // Three passes over the batch: decode and hash (prefetching index slots), prefetch the flows
+    // those slots name, then account each packet in order.
+    for (uint32_t i = 0; i < n; ++i) {
+        decode(batch[i], work_[i]);
+        if (work_[i].metered) {
+            table_->prefetch_slot(work_[i].hash);
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        if (work_[i].metered) {
+            table_->prefetch_flow(work_[i].hash);
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        const PacketView& p = batch[i];
         // Expiry runs when packet time enters a new second, before the packet is accounted.
         if (p.ts_ns >= next_expiry_ns_) {
             expire(p.ts_ns);
             next_expiry_ns_ = (p.ts_ns / 1'000'000'000 + 1) * 1'000'000'000;
         }
-        packet(p);
+        packet(p, work_[i]);
     }
-    packets_.add(batch.size());
+    packets_.add(n);
+}
+
+void FlowMeter::decode(const PacketView& p, Decoding& w) {
+    w.verdict = proto::decode(p.data, p.caplen, p.linktype, w.d);
+    w.metered = w.verdict == Verdict::kOk && (w.d.l4_proto == IPPROTO_TCP || w.d.l4_proto == IPPROTO_UDP);
+    if (w.metered) {
+        w.key = flow::make_key(w.d.ip_version, w.d.l4_proto, w.d.src, w.d.sport, w.d.dst, w.d.dport, w.src_is_lo);
+        w.hash = flow::hash_key(w.key);
+    }
 }
 
 void FlowMeter::on_timer(TimerId, int64_t now_ns) {
@@ -126,9 +151,8 @@ void FlowMeter::flush() {
     emit_records();
 }
 
-void FlowMeter::packet(const PacketView& p) {
-    Decoded d;
-    const Verdict v = proto::decode(p.data, p.caplen, p.linktype, d);
+void FlowMeter::packet(const PacketView& p, Decoding& w) {
+    const Verdict v = w.verdict;
     if (v != Verdict::kOk) {
         if (v == Verdict::kOtherTransport) {
             other_packets_.add(1);
@@ -137,13 +161,14 @@ void FlowMeter::packet(const PacketView& p) {
         }
         return;
     }
-    if (d.l4_proto != IPPROTO_TCP && d.l4_proto != IPPROTO_UDP) {
+    if (!w.metered) {
         other_packets_.add(1);
         return;
     }
-    bool src_is_lo = true;
-    const flow::CanonicalKey key = flow::make_key(d.ip_version, d.l4_proto, d.src, d.sport, d.dst, d.dport, src_is_lo);
-    const uint32_t hash = flow::hash_key(key);
+    const Decoded& d = w.d;
+    const bool src_is_lo = w.src_is_lo;
+    const flow::CanonicalKey& key = w.key;
+    const uint32_t hash = w.hash;
     Flow* f = table_->find(key, hash);
     if (f != nullptr && deadline(*f) <= p.ts_ns) {
         // Timed out between two wheel ticks: end it exactly, and this packet starts a new flow.

@@ -37,7 +37,16 @@ public:
     void flush() override;
 
 private:
-    void packet(const PacketView& p);
+    struct Decoding {
+        proto::Decoded d;
+        flow::CanonicalKey key;
+        uint32_t hash = 0;
+        proto::Verdict verdict = proto::Verdict::kOk;
+        bool src_is_lo = true;
+        bool metered = false;  // TCP or UDP, decoded
+    };
+    void decode(const PacketView& p, Decoding& w);
+    void packet(const PacketView& p, Decoding& w);
     void tcp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
     void udp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
     int64_t deadline(const flow::Flow& f) const;
@@ -55,6 +64,7 @@ private:
     OutputId out_ = 0;
 
     std::unique_ptr<flow::FlowTable> table_;
+    std::unique_ptr<Decoding[]> work_;  // one per packet of a batch
     std::unique_ptr<flow::FlowBatchPool> pool_;
     flow::FlowBatch* pending_ = nullptr;  // records waiting to be emitted
     int64_t last_ns_ = 0;

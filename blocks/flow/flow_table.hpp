@@ -68,6 +68,15 @@ public:
     FlowTable& operator=(const FlowTable&) = delete;
 
     Flow* find(const CanonicalKey& key, uint32_t hash) noexcept;
+    // Batches look up many flows: prefetch the index slot of each first, then the flow it names,
+    // so the DRAM misses of a whole batch overlap instead of queueing one after another.
+    void prefetch_slot(uint32_t hash) const noexcept { __builtin_prefetch(&slots_[hash & mask_], 0, 3); }
+    void prefetch_flow(uint32_t hash) const noexcept {
+        const uint32_t f = slots_[hash & mask_].flow;
+        if (f != 0) {
+            __builtin_prefetch(&flows_[f - 1], 1, 3);
+        }
+    }
     // nullptr when the table is full.
     Flow* insert(const CanonicalKey& key, uint32_t hash) noexcept;
     void erase(Flow* f) noexcept;
