@@ -333,6 +333,9 @@ CaptureSource::Status PcapCapture::fill(PacketBatch& batch) {
             if ((h->caplen > batch.arena_free() && !batch.empty()) || late) {
                 // Keep it for the next batch: it does not fit, or (replay) it is not due yet
                 // and the packets already read should leave on time.
+                if (h->caplen > kMaxCopy) {
+                    bump(oversize_, 1);
+                }
                 pending_.assign(data, data + std::min<std::size_t>(h->caplen, kMaxCopy));
                 pending_hdr_ = *h;
                 pending_hdr_.caplen = static_cast<bpf_u_int32>(pending_.size());

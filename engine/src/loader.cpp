@@ -154,8 +154,8 @@ struct Loader {
     void check_attributes(const pugi::xml_node& n, const std::vector<std::string>& allowed) const {
         for (auto a : n.attributes()) {
             if (std::find(allowed.begin(), allowed.end(), a.name()) == allowed.end()) {
-                fail(n, "<" + std::string(n.name()) + "> has no attribute '" + a.name() +
-                            "'; expected " + join(allowed));
+                fail(n, "<" + std::string(n.name()) + "> has no attribute '" + a.name() + "'; expected " +
+                            (allowed.empty() ? std::string("no attributes") : join(allowed)));
             }
         }
     }

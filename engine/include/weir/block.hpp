@@ -2,8 +2,8 @@
 //
 // A block declares everything about itself in its constructor through BlockSetup: typed gates,
 // params (parsed once into members), variables (counters, gauges, writable controls) and timers.
-// The same declarations drive the composition loader's checks, `engine --describe`, the status
-// line, `--stats` and the mPlane bridge. Constructors must not acquire resources (files, sockets):
+// The same declarations drive the composition loader's checks, `engine --describe`, `--stats`,
+// the summary printed at exit, and the variables registry the mPlane bridge will read. Constructors must not acquire resources (files, sockets):
 // `engine --describe` builds every block with default params. Do that in start().
 //
 // Threading: a block's receive/run/on_timer/flush are always called from one thread at a time

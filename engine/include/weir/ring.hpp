@@ -3,7 +3,7 @@
 // SpscRing: one producer thread, one consumer thread. Each side caches the other's index so the
 // common case touches only its own cache line; indices are free-running, capacity a power of two.
 // MpmcQueue: Vyukov's bounded queue (sequence number per cell); used where several threads hand
-// items back to one owner (batch pools), never on the per-packet path.
+// items back to one owner (the flow-record pool), never on the per-packet path.
 #pragma once
 
 #include <atomic>
