@@ -12,7 +12,6 @@
 
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <sstream>
 
 namespace weir::testing {
@@ -29,21 +28,47 @@ struct Conn {
     int syn_a = 0;
 };
 
+// "  name:   123 ..." -> name and the number (and the second one of "a/b"); false if not such a line.
+bool parse_field(const std::string& part, std::string& name, uint64_t& a, uint64_t& b, bool& pair) {
+    const auto colon = part.find(':');
+    if (colon == std::string::npos) {
+        return false;
+    }
+    name = part.substr(0, colon);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    std::istringstream in(part.substr(colon + 1));
+    std::string value;
+    if (!(in >> value) || value.empty() || std::isdigit(static_cast<unsigned char>(value[0])) == 0) {
+        return false;
+    }
+    const auto slash = value.find('/');
+    pair = slash != std::string::npos;
+    a = std::stoull(value.substr(0, slash));
+    b = pair ? std::stoull(value.substr(slash + 1)) : 0;
+    return true;
+}
+
 std::vector<Conn> tcptrace(const std::string& file) {
     const auto r = run_command("tcptrace -l -r -n '" + file + "'");
     std::vector<Conn> out;
     std::istringstream in(r.out);
     std::string line;
-    const std::regex host(R"(^\s*host ([a-z]+):\s+(\S+)\s*$)");
-    const std::regex conn(R"(^TCP connection \d+:\s*$)");
-    const std::regex pair(R"(^\s*([a-zA-Z0-9 /#_]+?):\s+(\d+)(?:/(\d+))?\s.*?\s{2,}([a-zA-Z0-9 /#_]+?):\s+(\d+)(?:/(\d+))?(\s|$))");
     while (std::getline(in, line)) {
-        std::smatch m;
-        if (std::regex_match(line, conn)) {
+        if (line.rfind("TCP connection ", 0) == 0 && line.find("info") == std::string::npos) {
             out.emplace_back();
-        } else if (!out.empty() && std::regex_match(line, m, host)) {
+            continue;
+        }
+        if (out.empty()) {
+            continue;
+        }
+        const auto host = line.find("host ");
+        if (host != std::string::npos && line.find_first_not_of(" \t") == host) {
             // Hosts are lettered a/b, c/d, ... in order; IPv6 comes uncompressed: normalise.
-            std::string ep = m[2];
+            std::istringstream hs(line.substr(host + 5));
+            std::string letter;
+            std::string ep;
+            hs >> letter >> ep;
             const auto colon = ep.rfind(':');
             std::string addr = ep.substr(0, colon);
             std::array<uint8_t, 16> raw{};
@@ -53,18 +78,50 @@ std::vector<Conn> tcptrace(const std::string& file) {
             }
             ep = addr + ep.substr(colon);
             (out.back().a.empty() ? out.back().a : out.back().b) = ep;
-        } else if (!out.empty() && std::regex_search(line, m, pair)) {
-            const std::string k1 = m[1];
-            const std::string k2 = m[4];
-            if (k1 == "SYN/FIN pkts sent") {
-                out.back().ab.v["SYN pkts sent"] = std::stoull(m[2]);
-                out.back().ab.v["FIN pkts sent"] = std::stoull(m[3]);
-                out.back().ba.v["SYN pkts sent"] = std::stoull(m[5]);
-                out.back().ba.v["FIN pkts sent"] = std::stoull(m[6]);
-            } else {
-                out.back().ab.v[k1] = std::stoull(m[2]);
-                out.back().ba.v[k2] = std::stoull(m[5]);
+            continue;
+        }
+        // Two columns, a->b then b->a, split where the second field name starts.
+        const auto first_colon = line.find(':');
+        if (first_colon == std::string::npos) {
+            continue;
+        }
+        const auto value_start = line.find_first_not_of(" \t", first_colon + 1);
+        const auto value_end = value_start == std::string::npos ? std::string::npos : line.find_first_of(" \t", value_start);
+        if (value_end == std::string::npos) {
+            continue;
+        }
+        // Skip a unit word ("bytes", "ms", ...) after the first value.
+        std::size_t split = line.find_first_not_of(" \t", value_end);
+        if (split != std::string::npos && std::isalpha(static_cast<unsigned char>(line[split])) != 0 &&
+            line.find(':', split) != std::string::npos) {
+            const auto word_end = line.find_first_of(" \t", split);
+            const auto next = line.find_first_not_of(" \t", word_end);
+            // A unit is one word followed by the second column's name: keep the later start.
+            if (next != std::string::npos && line.find(':', next) != std::string::npos &&
+                line.substr(split, word_end - split).find(':') == std::string::npos &&
+                (line.substr(split, word_end - split) == "bytes" || line.substr(split, word_end - split) == "ms" ||
+                 line.substr(split, word_end - split) == "pkts" || line.substr(split, word_end - split) == "times" ||
+                 line.substr(split, word_end - split) == "secs" || line.substr(split, word_end - split) == "Bps")) {
+                split = next;
             }
+        }
+        if (split == std::string::npos) {
+            continue;
+        }
+        std::string n1, n2;
+        uint64_t a1 = 0, b1 = 0, a2 = 0, b2 = 0;
+        bool p1 = false, p2 = false;
+        if (!parse_field(line.substr(0, split), n1, a1, b1, p1) || !parse_field(line.substr(split), n2, a2, b2, p2)) {
+            continue;
+        }
+        if (n1 == "SYN/FIN pkts sent" && p1 && p2) {
+            out.back().ab.v["SYN pkts sent"] = a1;
+            out.back().ab.v["FIN pkts sent"] = b1;
+            out.back().ba.v["SYN pkts sent"] = a2;
+            out.back().ba.v["FIN pkts sent"] = b2;
+        } else {
+            out.back().ab.v[n1] = a1;
+            out.back().ba.v[n2] = a2;
         }
     }
     return out;
@@ -170,6 +227,22 @@ TEST_P(EveryCaptureTcptrace, CountsAgreeWithTcptrace) {
     EXPECT_TRUE(diff.str().empty()) << std::filesystem::path(file).filename().string() << " (" << compared
                                     << " connections compared):\n"
                                     << diff.str();
+}
+
+TEST(Tcptrace, ParserReadsEveryConnectionAndField) {
+    // Guards the comparison above against passing because nothing was parsed.
+    const auto conns = tcptrace(pcap_dir() + "/netflix.pcap");
+    ASSERT_EQ(conns.size(), 47u);  // "47 TCP connections traced"
+    int with_syn = 0;
+    for (const auto& c : conns) {
+        EXPECT_FALSE(c.a.empty());
+        EXPECT_FALSE(c.b.empty());
+        EXPECT_GT(c.ab.v.at("total packets") + c.ba.v.at("total packets"), 0u);
+        EXPECT_EQ(c.ab.v.count("unique bytes sent"), 1u);
+        EXPECT_EQ(c.ba.v.count("rexmt data bytes"), 1u);
+        with_syn += c.ab.v.at("SYN pkts sent") > 0 ? 1 : 0;
+    }
+    EXPECT_GE(with_syn, 20);
 }
 
 INSTANTIATE_TEST_SUITE_P(Pcaps, EveryCaptureTcptrace, ::testing::ValuesIn(pcap_files()),
