@@ -62,12 +62,15 @@ CanonicalKey make_key(uint8_t ip_version, uint8_t proto, const std::array<uint8_
 }
 
 uint32_t hash_key(const CanonicalKey& k) noexcept {
+    // One multiply per word, then a full avalanche: cheap, and every key bit reaches the result.
     uint64_t w[5];
     std::memcpy(w, &k, sizeof w);
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (uint64_t x : w) {
-        h = mix(h ^ x) + 0x9e3779b97f4a7c15ULL;
-    }
+    uint64_t h = (w[0] ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
+    h = (h ^ w[1] ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ULL;
+    h = (h ^ w[2] ^ (h >> 31)) * 0xff51afd7ed558ccdULL;
+    h = (h ^ w[3] ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ULL;
+    h = (h ^ w[4] ^ (h >> 31)) * 0xff51afd7ed558ccdULL;
+    h = mix(h);
     return static_cast<uint32_t>(h ^ (h >> 32));
 }
 

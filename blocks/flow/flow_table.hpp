@@ -21,7 +21,13 @@ struct CanonicalKey {
     uint8_t proto = 0;
     uint8_t pad[2] = {0, 0};
 
-    bool operator==(const CanonicalKey& o) const noexcept { return std::memcmp(this, &o, sizeof o) == 0; }
+    bool operator==(const CanonicalKey& o) const noexcept {
+        uint64_t a[5];
+        uint64_t b[5];
+        std::memcpy(a, this, sizeof a);
+        std::memcpy(b, &o, sizeof b);
+        return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
+    }
 };
 static_assert(sizeof(CanonicalKey) == 40);
 
