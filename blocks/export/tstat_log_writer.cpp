@@ -35,15 +35,17 @@ const char* const kUdpSide[] = {"ip", "port", "first_abs", "durat", "bytes_all",
 std::string ip_text(uint8_t version, const std::array<uint8_t, 16>& a) {
     if (version == 4) {
         // Dotted quad by hand: inet_ntop goes through sprintf, and this runs twice per line.
-        char buf[16];
-        char* p = buf;
-        for (int i = 0; i < 4; ++i) {
-            p = std::to_chars(p, buf + sizeof buf, a[static_cast<std::size_t>(i)]).ptr;
+        std::string out;
+        out.reserve(15);
+        for (std::size_t i = 0; i < 4; ++i) {
+            char digits[4];
+            const auto r = std::to_chars(digits, digits + sizeof digits, a[i]);
+            out.append(digits, r.ptr);
             if (i < 3) {
-                *p++ = '.';
+                out += '.';
             }
         }
-        return std::string(buf, p);
+        return out;
     }
     char buf[INET6_ADDRSTRLEN];
     inet_ntop(version == 6 ? AF_INET6 : AF_INET, a.data(), buf, sizeof buf);
