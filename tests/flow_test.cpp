@@ -205,15 +205,7 @@ TEST_P(EveryCaptureFlows, PerDirectionCountsEqualTshark) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Pcaps, EveryCaptureFlows, ::testing::ValuesIn(pcap_files()),
-                         [](const ::testing::TestParamInfo<std::string>& param_info) {
-                             std::string n = std::filesystem::path(param_info.param).filename().string();
-                             for (char& c : n) {
-                                 if (std::isalnum(static_cast<unsigned char>(c)) == 0) {
-                                     c = '_';
-                                 }
-                             }
-                             return n;
-                         });
+                         capture_test_name);
 
 }  // namespace
 }  // namespace weir::testing

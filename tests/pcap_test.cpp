@@ -69,15 +69,7 @@ TEST_P(EveryCapture, CountsMatchTsharkAndReadersAgree) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Pcaps, EveryCapture, ::testing::ValuesIn(pcap_files()),
-                         [](const ::testing::TestParamInfo<std::string>& param_info) {
-                             std::string n = std::filesystem::path(param_info.param).filename().string();
-                             for (char& c : n) {
-                                 if (std::isalnum(static_cast<unsigned char>(c)) == 0) {
-                                     c = '_';
-                                 }
-                             }
-                             return n;
-                         });
+                         capture_test_name);
 
 TEST(PcapSource, BpfFilterAgreesWithTcpdump) {
     for (const char* name : {"netflix.pcap", "http_espn.pcapng", "6in4tunnel.pcap"}) {

@@ -246,15 +246,7 @@ TEST(Tcptrace, ParserReadsEveryConnectionAndField) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Pcaps, EveryCaptureTcptrace, ::testing::ValuesIn(pcap_files()),
-                         [](const ::testing::TestParamInfo<std::string>& param_info) {
-                             std::string n = std::filesystem::path(param_info.param).filename().string();
-                             for (char& ch : n) {
-                                 if (std::isalnum(static_cast<unsigned char>(ch)) == 0) {
-                                     ch = '_';
-                                 }
-                             }
-                             return n;
-                         });
+                         capture_test_name);
 
 }  // namespace
 }  // namespace weir::testing

@@ -24,6 +24,16 @@ std::vector<std::string> pcap_files() {
     return out;
 }
 
+std::string capture_test_name(const ::testing::TestParamInfo<std::string>& info) {
+    std::string n = std::filesystem::path(info.param).filename().string();
+    for (char& c : n) {
+        if (std::isalnum(static_cast<unsigned char>(c)) == 0) {
+            c = '_';
+        }
+    }
+    return n;
+}
+
 CommandResult run_command(const std::string& cmd, bool merge_stderr) {
     CommandResult r;
     const std::string full = cmd + (merge_stderr ? " 2>&1" : " 2>/dev/null");

@@ -13,6 +13,8 @@ namespace weir::testing {
 // Folder of the real captures (tests/pcaps, copied from ../shared/pcaps with SOURCES.md).
 std::string pcap_dir();
 std::vector<std::string> pcap_files();
+// A test name for a capture file (gtest allows only letters, digits and '_').
+std::string capture_test_name(const ::testing::TestParamInfo<std::string>& info);
 // The engine executable built beside the tests.
 std::string engine_binary();
 std::string source_root();

@@ -212,12 +212,20 @@ void tcp_options(const uint8_t* o, uint32_t n, TcpOptions& t) noexcept {
     }
 }
 
-V tcp(Frame& f, uint32_t l4, uint32_t ip_end, Decoded& out) noexcept {
-    if (!fits(l4, 20, ip_end)) {
+// A transport header of n bytes: it must fit inside the IP packet, then be present in the capture.
+V transport_header(const Frame& f, uint32_t l4, uint32_t n, uint32_t ip_end) noexcept {
+    if (!fits(l4, n, ip_end)) {
         return V::kBadTransportHeader;
     }
-    if (!has(f, l4, 20)) {
+    if (!has(f, l4, n)) {
         return V::kTruncatedTransport;
+    }
+    return V::kOk;
+}
+
+V tcp(Frame& f, uint32_t l4, uint32_t ip_end, Decoded& out) noexcept {
+    if (const V v = transport_header(f, l4, 20, ip_end); v != V::kOk) {
+        return v;
     }
     const uint8_t* h = f.p + l4;
     // Filled before the options are checked, so a block can still use the ports of a segment whose
@@ -229,11 +237,11 @@ V tcp(Frame& f, uint32_t l4, uint32_t ip_end, Decoded& out) noexcept {
     out.tcp_flags = h[13];
     out.window = be16(h + 14);
     const uint32_t hlen = (h[12] >> 4) * 4u;
-    if (hlen < 20 || !fits(l4, hlen, ip_end)) {
+    if (hlen < 20) {
         return V::kBadTransportHeader;
     }
-    if (!has(f, l4, hlen)) {
-        return V::kTruncatedTransport;
+    if (const V v = transport_header(f, l4, hlen, ip_end); v != V::kOk) {
+        return v;
     }
     if (hlen > 20) {
         tcp_options(h + 20, hlen - 20, out.tcp_options);
@@ -244,11 +252,8 @@ V tcp(Frame& f, uint32_t l4, uint32_t ip_end, Decoded& out) noexcept {
 
 V icmp(Frame& f, uint32_t l4, uint32_t ip_end, Decoded& out) noexcept {
     // 8 bytes for ICMP and ICMPv6 alike: type, code, checksum and the 4-byte field every message has.
-    if (!fits(l4, 8, ip_end)) {
-        return V::kBadTransportHeader;
-    }
-    if (!has(f, l4, 8)) {
-        return V::kTruncatedTransport;
+    if (const V v = transport_header(f, l4, 8, ip_end); v != V::kOk) {
+        return v;
     }
     out.sport = f.p[l4];
     out.dport = f.p[l4 + 1];
@@ -259,11 +264,8 @@ V icmp(Frame& f, uint32_t l4, uint32_t ip_end, Decoded& out) noexcept {
 // UDP tunnels are recognised by destination port and a plausible header; a datagram that does not
 // look like one stays a plain UDP packet (kOk).
 V udp(Frame& f, uint32_t l4, uint32_t ip_end, Decoded& out) noexcept {
-    if (!fits(l4, 8, ip_end)) {
-        return V::kBadTransportHeader;
-    }
-    if (!has(f, l4, 8)) {
-        return V::kTruncatedTransport;
+    if (const V v = transport_header(f, l4, 8, ip_end); v != V::kOk) {
+        return v;
     }
     const uint8_t* h = f.p + l4;
     out.sport = be16(h);
