@@ -281,7 +281,7 @@ TEST(FlowRules, TimestampJumpsOfYearsEndQuickly) {
     std::vector<Frame> f;
     for (int i = 0; i < 2000; ++i) {
         // A new flow every "year": each gap is longer than a turn of the timing wheel.
-        f.push_back({kT0 + static_cast<int64_t>(i) * 365 * 24 * 3600 * kSec / 40,
+        f.push_back({kT0 + static_cast<int64_t>(i) * (365LL * 24 * 3600 / 40) * kSec,
                      ip_frame(IPPROTO_UDP, 1, static_cast<uint16_t>(10000 + i), 2, 53, 0, 0, 0, 20)});
     }
     const auto t0 = std::chrono::steady_clock::now();
