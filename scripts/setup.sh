@@ -10,7 +10,7 @@ packages=(
   libpcap-dev libpugixml-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests compare against independent tools
-  tshark tcpdump
+  tshark tcpdump tcptrace
 )
 
 missing=()
