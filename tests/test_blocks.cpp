@@ -3,6 +3,8 @@
 #include "test_blocks.hpp"
 
 #include <weir/registry.hpp>
+#include <flow/flow_table.hpp>
+#include <proto/decode.hpp>
 
 #include <stdexcept>
 
@@ -152,6 +154,50 @@ std::vector<flow::FlowRecord> FlowCollector::take() {
     return std::move(records_);
 }
 
+std::mutex Affinity::mutex_;
+std::map<std::string, int> Affinity::owner_;
+uint64_t Affinity::conflicts_ = 0;
+
+Affinity::Affinity(BlockSetup& s) : Block(s) {
+    replica_ = s.param<int>("affinity.replica", 0, "which replica this is");
+    s.input<PacketBatch>("in", "packets of one replica");
+    s.counter("packets", packets_, "packets", "packets seen");
+}
+
+void Affinity::receive(InputId, const Message& m) {
+    std::lock_guard<std::mutex> g(mutex_);
+    for (const auto& p : static_cast<const PacketBatch&>(m)) {
+        proto::Decoded d;
+        if (proto::decode(p.data, p.caplen, p.linktype, d) != proto::Verdict::kOk || d.fragment) {
+            continue;
+        }
+        bool lo = false;
+        const auto k = flow::make_key(d.ip_version, d.l4_proto, d.src, d.sport, d.dst, d.dport, lo);
+        const std::string key(reinterpret_cast<const char*>(&k), sizeof k);
+        const auto [it, fresh] = owner_.emplace(key, replica_);
+        if (!fresh && it->second != replica_) {
+            ++conflicts_;
+        }
+    }
+    packets_.add(static_cast<const PacketBatch&>(m).size());
+}
+
+void Affinity::reset() {
+    std::lock_guard<std::mutex> g(mutex_);
+    owner_.clear();
+    conflicts_ = 0;
+}
+
+uint64_t Affinity::conflicts() {
+    std::lock_guard<std::mutex> g(mutex_);
+    return conflicts_;
+}
+
+std::size_t Affinity::tuples() {
+    std::lock_guard<std::mutex> g(mutex_);
+    return owner_.size();
+}
+
 RecordSource::RecordSource(BlockSetup& s) : Block(s) {
     s.output<TestRecord>("records", "test records");
 }
@@ -169,5 +215,7 @@ WEIR_REGISTER_BLOCK(weir::testing::Digest, "TestDigest",
                     weir::Invocation::kDirect | weir::Invocation::kIndirect, "test: digest of packets")
 WEIR_REGISTER_BLOCK(weir::testing::FlowCollector, "TestFlowCollector",
                     weir::Invocation::kDirect | weir::Invocation::kIndirect, "test: keeps finished flows")
+WEIR_REGISTER_BLOCK(weir::testing::Affinity, "TestAffinity",
+                    weir::Invocation::kDirect | weir::Invocation::kIndirect, "test: checks flow affinity of replicas")
 WEIR_REGISTER_BLOCK(weir::testing::RecordSource, "TestRecordSource", weir::Invocation::kAsync,
                     "test: emits nothing, declares a TestRecord output")

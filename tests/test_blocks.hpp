@@ -4,6 +4,7 @@
 #include <weir/packet.hpp>
 #include <flow/flow_record.hpp>
 
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -85,6 +86,23 @@ public:
 private:
     static std::mutex mutex_;
     static std::vector<flow::FlowRecord> records_;
+};
+
+// Remembers which replica saw each bidirectional 5-tuple; a tuple seen by two replicas is a conflict.
+class Affinity final : public Block {
+public:
+    explicit Affinity(BlockSetup& s);
+    void receive(InputId, const Message& m) override;
+    static void reset();
+    static uint64_t conflicts();
+    static std::size_t tuples();
+
+private:
+    int replica_ = 0;
+    Counter packets_;
+    static std::mutex mutex_;
+    static std::map<std::string, int> owner_;
+    static uint64_t conflicts_;
 };
 
 class RecordSource final : public Block {
