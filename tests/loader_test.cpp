@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 namespace weir::testing {
@@ -274,6 +275,28 @@ TEST(Loader, InvalidUtf8InIdsStillGivesValidStatsJson) {
     std::string json;
     EXPECT_NO_THROW(json = e->stats_json());
     EXPECT_NE(json.find("\"n\xef\xbf\xbd\""), std::string::npos) << json;  // U+FFFD replacement
+}
+
+}  // namespace
+}  // namespace weir::testing
+
+namespace weir::testing {
+namespace {
+
+TEST(Loader, EveryShippedCompositionLoads) {
+    int n = 0;
+    for (const char* dir : {"/compositions", "/bench/compositions"}) {
+        for (const auto& e : std::filesystem::directory_iterator(source_root() + dir)) {
+            if (e.path().extension() != ".xml") {
+                continue;
+            }
+            LoadOptions opts;
+            opts.defines = {{"TRACE", pcap_dir() + "/netflix.pcap"}};
+            EXPECT_NO_THROW(Engine::load_file(e.path().string(), opts)) << e.path();
+            ++n;
+        }
+    }
+    EXPECT_GE(n, 5);
 }
 
 }  // namespace
