@@ -297,7 +297,12 @@ void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, bool e2e
         l.sp();
         l.num(v);
     }
-    if (e2e) {
+    if (e2e && !r.extended) {
+        // FlowMeter ran with stats.extended=false: say "not measured", never a zero that looks real.
+        for (int i = 0; i < 14; ++i) {
+            l.text(" -");
+        }
+    } else if (e2e) {
         for (const auto* s : {&c, &sv}) {
             const double n = s->rtt_cnt;
             const double avg = n > 0 ? s->rtt_sum_ms / n : 0.0;

@@ -20,17 +20,22 @@ namespace {
 inline bool seq_lt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
 inline bool seq_le(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) <= 0; }
 
-void set_key(flow::FlowKey& k, const Decoded& d, bool src_is_client) {
-    k.ip_version = d.ip_version;
-    k.proto = d.l4_proto;
-    const int c = src_is_client ? 0 : 1;
-    k.addr[c] = d.src;
-    k.port[c] = d.sport;
-    k.addr[1 - c] = d.dst;
-    k.port[1 - c] = d.dport;
+using flow::DirCore;
+using flow::DirExt;
+using flow::FlowExt;
+
+// Flows are restarted (reported as "active") before their relative times outgrow 48 bits (78 h).
+constexpr int64_t kMaxSpanNs = static_cast<int64_t>(flow::U48::kMax) - 2;
+
+// Times inside a flow: ns after its first packet, plus one so that 0 means "never". A packet
+// stamped before the flow's first one (clock stepped back) is placed at the flow's start.
+inline uint64_t rel1(const Flow& f, int64_t ts) { return ts <= f.first_ns ? 1 : static_cast<uint64_t>(ts - f.first_ns) + 1; }
+inline int64_t abs_ns(const Flow& f, const flow::U48& t) {
+    const uint64_t v = t.get();
+    return v == 0 ? 0 : f.first_ns + static_cast<int64_t>(v - 1);
 }
 
-void add_rtt(flow::DirStats& s, double ms) {
+void add_rtt(DirExt& s, double ms) {
     const auto f = static_cast<float>(ms);
     if (s.rtt_cnt == 0 || f < s.rtt_min_ms) {
         s.rtt_min_ms = f;
@@ -43,16 +48,17 @@ void add_rtt(flow::DirStats& s, double ms) {
     s.rtt_sum2_ms += ms * ms;
 }
 
-void common(flow::DirStats& s, const Decoded& d, const PacketView& p) {
+void common(DirCore& s, const PacketView& p) {
     ++s.pkts_all;
-    s.wire_bytes += p.wirelen;
-    if (s.first_ns == 0) {
-        s.first_ns = p.ts_ns;
-        s.ttl_min = s.ttl_max = d.ttl;
+    s.wire_bytes.add(p.wirelen);
+}
+
+void ttl(DirExt& x, uint8_t ttl, bool first) {
+    if (first) {
+        x.ttl_min = x.ttl_max = ttl;
     }
-    s.last_ns = p.ts_ns;
-    s.ttl_min = std::min(s.ttl_min, d.ttl);
-    s.ttl_max = std::max(s.ttl_max, d.ttl);
+    x.ttl_min = std::min(x.ttl_min, ttl);
+    x.ttl_max = std::max(x.ttl_max, ttl);
 }
 
 }  // namespace
@@ -66,6 +72,9 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
     active_ns_ = s.duration_ns("timeout.active", "0s", "report long flows every this long (0 = never)");
     midstream_ = s.param<bool>("tcp.midstream", true,
                                "track TCP flows first seen without their SYN (false = Tstat: ignore them)");
+    extended_ = s.param<bool>("stats.extended", true,
+                              "measure the end-to-end (RTT, TTL) and TCP-options sets: +" +
+                                  std::to_string(sizeof(flow::FlowExt)) + " bytes per flow (false = core set only)");
     if (capacity_ < 16 || capacity_ > 200'000'000) {
         throw ParamError(s.param_input().line, "param 'table.capacity' of block '" + s.id() +
                                                    "' must be 16..200000000");
@@ -85,6 +94,8 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
               "finished flows lost because downstream held every batch");
     s.gauge("flows_active", [this] { return VarValue{static_cast<uint64_t>(active_.load(std::memory_order_relaxed))}; },
             "flows", "flows open now");
+    s.gauge("bytes_per_flow", [this] { return VarValue{static_cast<uint64_t>(table_ ? table_->bytes_per_flow() + 0.5 : 0)}; },
+            "bytes", "memory one flow costs in a full table: entry, extension and index share");
     s.gauge("table_bytes", [this] { return VarValue{static_cast<uint64_t>(table_ ? table_->bytes_reserved() : 0)}; },
             "bytes", "address space reserved for the table (resident only as flows arrive)");
     for (int v = 1; v < static_cast<int>(Verdict::kCount); ++v) {
@@ -98,7 +109,7 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
 }
 
 void FlowMeter::start() {
-    table_ = std::make_unique<flow::FlowTable>(capacity_);
+    table_ = std::make_unique<flow::FlowTable>(capacity_, extended_ ? sizeof(flow::FlowExt) : 0);
     work_ = std::make_unique<Decoding[]>(PacketBatch::kMaxPackets);
     pool_ = std::make_unique<flow::FlowBatchPool>(4096);
 }
@@ -175,6 +186,9 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
         end_due(*f, p.ts_ns);
         f = nullptr;
     }
+    if (f != nullptr && p.ts_ns - f->first_ns > kMaxSpanNs) {
+        finish(*f, EndReason::kActive);  // 78 hours old: report and measure on from zero
+    }
     const bool is_tcp = d.l4_proto == IPPROTO_TCP;
     if (f == nullptr) {
         bool src_is_client = true;
@@ -207,15 +221,23 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
             finish(*victim, EndReason::kEvicted);
             f = table_->insert(key, hash);
         }
-        f->client_is_lo = src_is_client ? src_is_lo : !src_is_lo;
-        set_key(f->rec.key, d, src_is_client);
-        f->rec.first_ns = p.ts_ns;
-        f->rec.midstream = midstream;
+        if ((src_is_client ? src_is_lo : !src_is_lo)) {
+            f->flags |= Flow::kClientIsLo;
+        }
+        if (midstream) {
+            f->flags |= Flow::kMidstream;
+        }
+        f->first_ns = p.ts_ns;
         flows_created_.add(1);
         active_.store(table_->size(), std::memory_order_relaxed);
     }
-    const int dir = (src_is_lo == f->client_is_lo) ? 0 : 1;
-    f->rec.last_ns = std::max(f->rec.last_ns, p.ts_ns);
+    const int dir = (src_is_lo == f->client_is_lo()) ? 0 : 1;
+    if (p.ts_ns > f->last_ns()) {
+        f->last_rel.set(static_cast<uint64_t>(p.ts_ns - f->first_ns));
+    }
+    if (extended_) {
+        ttl(table_->ext<FlowExt>(f).dir[dir], d.ttl, f->dir[dir].pkts_all == 0);
+    }
     if (is_tcp) {
         tcp_packets_.add(1);
         tcp(*f, dir, d, p);  // may finish (and erase) the flow
@@ -227,82 +249,105 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
 }
 
 void FlowMeter::udp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
-    flow::DirStats& s = f.rec.dir[dir];
-    common(s, d, p);
-    s.bytes_all += d.payload_len;
-    s.bytes_uniq += d.payload_len;
+    DirCore& s = f.dir[dir];
+    common(s, p);
+    const uint64_t t = rel1(f, p.ts_ns);
+    if (s.t_first.get() == 0) {
+        s.t_first.set(t);
+    }
+    s.t_last.set(std::max(s.t_last.get(), t));
+    s.bytes_all.add(d.payload_len);
+    s.bytes_uniq.add(d.payload_len);
     if (d.payload_len > 0) {
         ++s.pkts_data;
     }
 }
 
 void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
-    flow::DirStats& s = f.rec.dir[dir];
-    flow::DirStats& r = f.rec.dir[1 - dir];
-    flow::SeqTrack& t = f.seq[dir];
-    flow::SeqTrack& rt = f.seq[1 - dir];
+    DirCore& s = f.dir[dir];
+    DirCore& r = f.dir[1 - dir];
+    uint8_t& t = f.seq_flags[dir];
+    uint8_t& rt = f.seq_flags[1 - dir];
+    DirExt* x = nullptr;
+    DirExt* rx = nullptr;
+    if (extended_) {
+        FlowExt& e = table_->ext<FlowExt>(&f);
+        x = &e.dir[dir];
+        rx = &e.dir[1 - dir];
+    }
     const uint8_t fl = d.tcp_flags;
     const bool syn = (fl & proto::kSyn) != 0;
     const bool fin = (fl & proto::kFin) != 0;
     const bool rst = (fl & proto::kRst) != 0;
     const bool ack = (fl & proto::kAck) != 0;
     const uint32_t len = d.payload_len;
-    common(s, d, p);
+    const uint64_t now = rel1(f, p.ts_ns);
+    common(s, p);
 
-    if (rst) {
+    if (rst && s.rst_cnt != 0xffff) {
         ++s.rst_cnt;
     }
     if (ack) {
         ++s.ack_cnt;
-        if (!syn && s.first_ack_ns == 0) {
-            s.first_ack_ns = p.ts_ns;
+        if (!syn && s.t_ack.get() == 0) {
+            s.t_ack.set(now);
         }
         if (len == 0 && !syn && !fin && !rst) {
             ++s.ack_cnt_p;
         }
     }
-    if (syn) {
+    if (syn && s.syn_cnt != 0xffff) {
         ++s.syn_cnt;
-        const auto& o = d.tcp_options;
-        if (o.mss != 0) {
-            s.mss = o.mss;
-        }
-        if (o.window_scale != 0xff) {
-            s.opt_window_scale = true;
-            s.window_scale = std::min<uint8_t>(o.window_scale, 14);
-        }
-        s.opt_timestamps = s.opt_timestamps || o.timestamps;
-        s.opt_sack_permitted = s.opt_sack_permitted || o.sack_permitted;
     }
-    if (fin) {
+    if (fin && s.fin_cnt != 0xffff) {
         ++s.fin_cnt;
     }
-    if (d.tcp_options.sack_blocks > 0) {
-        ++s.sack_cnt;
-    }
-    // Receive window, scaled once both sides agreed on scaling (RFC 7323: never in a SYN).
-    if (!rst) {
-        const bool scaled = !syn && s.opt_window_scale && r.opt_window_scale;
-        const uint32_t win = static_cast<uint32_t>(d.window) << (scaled ? s.window_scale : 0);
-        if (s.win_max == 0 && s.win_min == 0) {
-            s.win_min = win;
+    if (x != nullptr) {
+        if (syn) {
+            const auto& o = d.tcp_options;
+            if (o.mss != 0) {
+                x->mss = o.mss;
+            }
+            if (o.window_scale != 0xff) {
+                x->opt_flags |= flow::kOptWindowScale;
+                x->window_scale = std::min<uint8_t>(o.window_scale, 14);
+            }
+            if (o.timestamps) {
+                x->opt_flags |= flow::kOptTimestamps;
+            }
+            if (o.sack_permitted) {
+                x->opt_flags |= flow::kOptSackPermitted;
+            }
         }
-        s.win_max = std::max(s.win_max, win);
-        s.win_min = std::min(s.win_min, win);
-        if (d.window == 0) {
-            ++s.win_zero;
+        if (d.tcp_options.sack_blocks > 0) {
+            ++x->sack_cnt;
+        }
+        // Receive window, scaled once both sides agreed on scaling (RFC 7323: never in a SYN).
+        if (!rst) {
+            const bool scaled = !syn && (x->opt_flags & rx->opt_flags & flow::kOptWindowScale) != 0;
+            const uint32_t win = static_cast<uint32_t>(d.window) << (scaled ? x->window_scale : 0);
+            if (x->win_max == 0 && x->win_min == 0) {
+                x->win_min = win;
+            }
+            x->win_max = std::max(x->win_max, win);
+            x->win_min = std::min(x->win_min, win);
+            if (d.window == 0) {
+                ++x->win_zero;
+            }
+        }
+        if (len > 0) {
+            const auto seg = static_cast<uint16_t>(std::min<uint32_t>(len, 0xffff));
+            x->seg_max = std::max(x->seg_max, seg);
+            x->seg_min = x->seg_min == 0 ? seg : std::min(x->seg_min, seg);
         }
     }
     if (len > 0) {
         ++s.pkts_data;
-        s.bytes_all += len;
-        if (s.first_payload_ns == 0) {
-            s.first_payload_ns = p.ts_ns;
+        s.bytes_all.add(len);
+        if (s.t_first.get() == 0) {
+            s.t_first.set(now);
         }
-        s.last_payload_ns = p.ts_ns;
-        const auto seg = static_cast<uint16_t>(std::min<uint32_t>(len, 0xffff));
-        s.seg_max = std::max(s.seg_max, seg);
-        s.seg_min = s.seg_min == 0 ? seg : std::min(s.seg_min, seg);
+        s.t_last.set(now);
     }
 
     // Sequence analysis (tcptrace's notions, simplified: one gap remembered per direction).
@@ -311,78 +356,85 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
         const uint32_t seq = d.seq;
         const uint32_t end = seq + span;
         bool fresh = false;
-        if (!t.init) {
-            t.init = true;
-            t.next = end;
-            s.bytes_uniq += len;
+        if ((t & flow::kSeqInit) == 0) {
+            t |= flow::kSeqInit;
+            s.seq_next = end;
+            s.bytes_uniq.add(len);
             fresh = true;
-        } else if (seq == t.next) {
-            t.next = end;
-            s.bytes_uniq += len;
+        } else if (seq == s.seq_next) {
+            s.seq_next = end;
+            s.bytes_uniq.add(len);
             fresh = true;
-        } else if (seq_lt(t.next, seq)) {
+        } else if (seq_lt(s.seq_next, seq)) {
             // A gap: remember it; whatever fills it later arrives out of sequence.
-            if (!t.has_hole) {
-                t.has_hole = true;
-                t.hole_start = t.next;
-                t.hole_end = seq;
+            if ((t & flow::kSeqHole) == 0) {
+                t |= flow::kSeqHole;
+                s.hole_start = s.seq_next;
+                s.hole_end = seq;
             }
-            t.next = end;
-            s.bytes_uniq += len;
-        } else if (seq_le(end, t.next)) {
-            if (t.has_hole && seq_le(t.hole_start, seq) && seq_le(end, t.hole_end)) {
+            s.seq_next = end;
+            s.bytes_uniq.add(len);
+        } else if (seq_le(end, s.seq_next)) {
+            if ((t & flow::kSeqHole) != 0 && seq_le(s.hole_start, seq) && seq_le(end, s.hole_end)) {
                 ++s.pkts_ooo;
-                s.bytes_uniq += len;
-                if (seq == t.hole_start) {
-                    t.hole_start = end;
-                } else if (end == t.hole_end) {
-                    t.hole_end = seq;
+                s.bytes_uniq.add(len);
+                if (seq == s.hole_start) {
+                    s.hole_start = end;
+                } else if (end == s.hole_end) {
+                    s.hole_end = seq;
                 }
-                t.has_hole = seq_lt(t.hole_start, t.hole_end);
+                if (!seq_lt(s.hole_start, s.hole_end)) {
+                    t &= static_cast<uint8_t>(~flow::kSeqHole);
+                }
             } else {
                 ++s.pkts_retx;
-                s.bytes_retx += len;
+                s.bytes_retx.add(len);
                 // Karn: a retransmitted segment gives no RTT sample.
-                for (int i = 0; i < 2; ++i) {
-                    if (t.timed_ns[i] != 0 && seq_lt(seq, t.timed_end[i])) {
-                        t.timed_ns[i] = 0;
+                if (x != nullptr) {
+                    for (int i = 0; i < 2; ++i) {
+                        if (x->timed_rel[i].get() != 0 && seq_lt(seq, x->timed_end[i])) {
+                            x->timed_rel[i].set(0);
+                        }
                     }
                 }
             }
         } else {
             // Overlaps the end of what was sent: part retransmission, part new data.
             ++s.pkts_retx;
-            const uint32_t old = t.next - seq;
+            const uint32_t old = s.seq_next - seq;
             const uint32_t old_payload = std::min(old, len);
-            s.bytes_retx += old_payload;
-            s.bytes_uniq += len - old_payload;
-            t.next = end;
+            s.bytes_retx.add(old_payload);
+            s.bytes_uniq.add(len - old_payload);
+            s.seq_next = end;
         }
-        if (fresh) {
+        if (fresh && x != nullptr) {
             for (int i = 0; i < 2; ++i) {
-                if (t.timed_ns[i] == 0) {
-                    t.timed_ns[i] = p.ts_ns;
-                    t.timed_end[i] = end;
+                if (x->timed_rel[i].get() == 0) {
+                    x->timed_rel[i].set(now);
+                    x->timed_end[i] = end;
                     break;
                 }
             }
         }
         if (fin) {
-            t.fin_seen = true;
-            t.fin_seq = seq + len;
+            t |= flow::kSeqFinSeen;
+            s.fin_seq = seq + len;
         }
     }
 
     // This segment's ACK: RTT samples for the other side's data, and its FIN acknowledged.
     if (ack) {
-        for (int i = 0; i < 2; ++i) {
-            if (rt.timed_ns[i] != 0 && seq_le(rt.timed_end[i], d.ack)) {
-                add_rtt(r, static_cast<double>(p.ts_ns - rt.timed_ns[i]) / 1e6);
-                rt.timed_ns[i] = 0;
+        if (rx != nullptr) {
+            for (int i = 0; i < 2; ++i) {
+                const uint64_t sent = rx->timed_rel[i].get();
+                if (sent != 0 && seq_le(rx->timed_end[i], d.ack)) {
+                    add_rtt(*rx, static_cast<double>(now - std::min(now, sent)) / 1e6);
+                    rx->timed_rel[i].set(0);
+                }
             }
         }
-        if (rt.fin_seen && seq_le(rt.fin_seq + 1, d.ack)) {
-            rt.closed = true;
+        if ((rt & flow::kSeqFinSeen) != 0 && seq_le(r.fin_seq + 1, d.ack)) {
+            rt |= flow::kSeqClosed;
         }
     }
 
@@ -390,26 +442,25 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
         finish(f, EndReason::kRst);
         return;
     }
-    if (t.closed && rt.closed) {
+    if ((t & rt & flow::kSeqClosed) != 0) {
         finish(f, EndReason::kFin);
         return;
     }
     table_->schedule(&f, deadline(f));
 }
 
+bool FlowMeter::singleton(const Flow& f) {
+    const DirCore& c = f.dir[0];
+    const DirCore& sv = f.dir[1];
+    return f.key.proto == IPPROTO_TCP ? (sv.pkts_all == 0 && c.pkts_all == c.syn_cnt)
+                                      : (c.pkts_all + sv.pkts_all == 1);
+}
+
 int64_t FlowMeter::deadline(const Flow& f) const {
-    const auto& c = f.rec.dir[0];
-    const auto& sv = f.rec.dir[1];
-    int64_t d = 0;
-    if (f.rec.key.proto == IPPROTO_TCP) {
-        const bool singleton = sv.pkts_all == 0 && c.pkts_all == c.syn_cnt;
-        d = f.rec.last_ns + (singleton ? singleton_ns_ : tcp_idle_ns_);
-    } else {
-        const bool singleton = c.pkts_all + sv.pkts_all == 1;
-        d = f.rec.last_ns + (singleton ? singleton_ns_ : udp_idle_ns_);
-    }
+    const int64_t idle = singleton(f) ? singleton_ns_ : (f.key.proto == IPPROTO_TCP ? tcp_idle_ns_ : udp_idle_ns_);
+    int64_t d = f.last_ns() + idle;
     if (active_ns_ > 0) {
-        d = std::min(d, f.rec.first_ns + active_ns_);
+        d = std::min(d, f.first_ns + active_ns_);
     }
     return d;
 }
@@ -427,38 +478,101 @@ void FlowMeter::expire(int64_t now_ns) {
 }
 
 void FlowMeter::end_due(Flow& f, int64_t now_ns) {
-    const int64_t idle = f.rec.key.proto == IPPROTO_TCP ? tcp_idle_ns_ : udp_idle_ns_;
-    if (active_ns_ > 0 && f.rec.first_ns + active_ns_ <= now_ns && f.rec.last_ns + idle > now_ns) {
+    const int64_t idle = f.key.proto == IPPROTO_TCP ? tcp_idle_ns_ : udp_idle_ns_;
+    if (active_ns_ > 0 && f.first_ns + active_ns_ <= now_ns && f.last_ns() + idle > now_ns) {
         // Still alive: report what it did so far and measure on from zero.
         finish(f, EndReason::kActive);
         return;
     }
-    const auto& c = f.rec.dir[0];
-    const auto& sv = f.rec.dir[1];
-    const bool singleton = f.rec.key.proto == IPPROTO_TCP ? (sv.pkts_all == 0 && c.pkts_all == c.syn_cnt)
-                                                          : (c.pkts_all + sv.pkts_all == 1);
-    finish(f, singleton ? EndReason::kSingleton : EndReason::kIdle);
+    finish(f, singleton(f) ? EndReason::kSingleton : EndReason::kIdle);
+}
+
+void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
+    rec = flow::FlowRecord();
+    const flow::CanonicalKey& k = f.key;
+    rec.key.ip_version = k.ip_version;
+    rec.key.proto = k.proto;
+    const int lo = f.client_is_lo() ? 0 : 1;
+    rec.key.addr[lo] = k.addr_lo;
+    rec.key.port[lo] = k.port_lo;
+    rec.key.addr[1 - lo] = k.addr_hi;
+    rec.key.port[1 - lo] = k.port_hi;
+    rec.first_ns = f.first_ns;
+    rec.last_ns = f.last_ns();
+    rec.midstream = f.midstream();
+    const bool tcp = k.proto == IPPROTO_TCP;
+    for (int d = 0; d < 2; ++d) {
+        const DirCore& c = f.dir[d];
+        flow::DirStats& o = rec.dir[d];
+        o.pkts_all = c.pkts_all;
+        o.rst_cnt = c.rst_cnt;
+        o.ack_cnt = c.ack_cnt;
+        o.ack_cnt_p = c.ack_cnt_p;
+        o.pkts_data = c.pkts_data;
+        o.pkts_retx = c.pkts_retx;
+        o.pkts_ooo = c.pkts_ooo;
+        o.syn_cnt = c.syn_cnt;
+        o.fin_cnt = c.fin_cnt;
+        o.bytes_uniq = c.bytes_uniq.get();
+        o.bytes_all = c.bytes_all.get();
+        o.bytes_retx = c.bytes_retx.get();
+        o.wire_bytes = c.wire_bytes.get();
+        if (tcp) {
+            o.first_payload_ns = abs_ns(f, c.t_first);
+            o.last_payload_ns = abs_ns(f, c.t_last);
+            o.first_ack_ns = abs_ns(f, c.t_ack);
+        } else {
+            o.first_ns = abs_ns(f, c.t_first);
+            o.last_ns = abs_ns(f, c.t_last);
+        }
+    }
+    if (extended_) {
+        rec.extended = true;
+        const FlowExt& e = const_cast<flow::FlowTable&>(*table_).ext<FlowExt>(&f);
+        for (int d = 0; d < 2; ++d) {
+            const DirExt& x = e.dir[d];
+            flow::DirStats& o = rec.dir[d];
+            o.rtt_cnt = x.rtt_cnt;
+            o.rtt_min_ms = x.rtt_min_ms;
+            o.rtt_max_ms = x.rtt_max_ms;
+            o.rtt_sum_ms = x.rtt_sum_ms;
+            o.rtt_sum2_ms = x.rtt_sum2_ms;
+            o.ttl_min = x.ttl_min;
+            o.ttl_max = x.ttl_max;
+            o.opt_window_scale = (x.opt_flags & flow::kOptWindowScale) != 0;
+            o.opt_timestamps = (x.opt_flags & flow::kOptTimestamps) != 0;
+            o.opt_sack_permitted = (x.opt_flags & flow::kOptSackPermitted) != 0;
+            o.window_scale = x.window_scale;
+            o.mss = x.mss;
+            o.seg_max = x.seg_max;
+            o.seg_min = x.seg_min;
+            o.sack_cnt = x.sack_cnt;
+            o.win_max = x.win_max;
+            o.win_min = x.win_min;
+            o.win_zero = x.win_zero;
+        }
+    }
 }
 
 void FlowMeter::finish(Flow& f, EndReason why) {
-    flow::FlowRecord& rec = f.rec;
-    rec.reason = why;
-    if (rec.key.proto == IPPROTO_TCP) {
-        // Tstat: FIN-closed flows are complete; RST and timeouts only when both SYNs were seen;
-        // what is still open at the end never is.
-        const bool both_syn = rec.dir[0].syn_cnt > 0 && rec.dir[1].syn_cnt > 0;
-        rec.complete = !rec.midstream &&
-                       (why == EndReason::kFin || ((why == EndReason::kRst || why == EndReason::kIdle ||
-                                                    why == EndReason::kSingleton) && both_syn));
-    } else {
-        rec.complete = true;
-    }
     if (pending_ == nullptr || pending_->full()) {
         emit_records();
         pending_ = pool_->acquire();
     }
     if (pending_ != nullptr) {
-        pending_->append() = rec;
+        flow::FlowRecord& rec = pending_->append();
+        fill_record(f, rec);
+        rec.reason = why;
+        if (rec.key.proto == IPPROTO_TCP) {
+            // Tstat: FIN-closed flows are complete; RST and timeouts only when both SYNs were seen;
+            // what is still open at the end never is.
+            const bool both_syn = rec.dir[0].syn_cnt > 0 && rec.dir[1].syn_cnt > 0;
+            rec.complete = !rec.midstream &&
+                           (why == EndReason::kFin || ((why == EndReason::kRst || why == EndReason::kIdle ||
+                                                        why == EndReason::kSingleton) && both_syn));
+        } else {
+            rec.complete = true;
+        }
         if (pending_->time_ns() < rec.last_ns) {
             pending_->set_time_ns(rec.last_ns);
         }
@@ -467,15 +581,37 @@ void FlowMeter::finish(Flow& f, EndReason why) {
     }
     flows_ended_.add(1);
     if (why == EndReason::kActive) {
-        // Keep the flow and its sequence state; restart its counters.
-        const flow::FlowKey key = rec.key;
-        const bool mid = rec.midstream;
-        const int64_t restart = rec.last_ns;
-        rec = flow::FlowRecord();
-        rec.key = key;
-        rec.midstream = mid;
-        rec.first_ns = restart;
-        rec.last_ns = restart;
+        // Keep the flow, its sequence state and timed segments; restart its counters from its
+        // last packet.
+        const int64_t restart = f.last_ns();
+        const int64_t shift = restart - f.first_ns;
+        for (auto& c : f.dir) {
+            const uint32_t next = c.seq_next, fin_seq = c.fin_seq, hs = c.hole_start, he = c.hole_end;
+            c = DirCore();
+            c.seq_next = next;
+            c.fin_seq = fin_seq;
+            c.hole_start = hs;
+            c.hole_end = he;
+        }
+        if (extended_) {
+            FlowExt& e = table_->ext<FlowExt>(&f);
+            for (auto& x : e.dir) {
+                DirExt kept;
+                for (int i = 0; i < 2; ++i) {
+                    const uint64_t sent = x.timed_rel[i].get();
+                    if (sent != 0) {
+                        kept.timed_end[i] = x.timed_end[i];
+                        kept.timed_rel[i].set(sent > static_cast<uint64_t>(shift) ? sent - static_cast<uint64_t>(shift) : 1);
+                    }
+                }
+                kept.mss = x.mss;
+                kept.window_scale = x.window_scale;
+                kept.opt_flags = x.opt_flags;
+                x = kept;
+            }
+        }
+        f.first_ns = restart;
+        f.last_rel.set(0);
         table_->schedule(&f, deadline(f));
         return;
     }

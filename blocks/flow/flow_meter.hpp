@@ -7,6 +7,8 @@
 //   timeout.udp_idle    UDP idle timeout (default 200s)
 //   timeout.singleton   a TCP flow of SYNs only, or a UDP flow of one packet (default 10s)
 //   timeout.active      report long flows every this long and keep measuring (default 0 = off)
+//   stats.extended      also measure the end-to-end (RTT, TTL) and TCP-options sets (default
+//                       true); false keeps the core set only and 248 bytes per flow in the table
 //   tcp.midstream       track TCP flows first seen without their SYN (default true); false gives
 //                       Tstat's behaviour: such packets are counted as untracked and ignored
 // Gates: in  in_pkt: PacketBatch
@@ -15,9 +17,11 @@
 // Variables: packets, tcp_packets, udp_packets, other_packets, untracked_tcp (packets of flows
 //   not opened by a SYN, when tcp.midstream is false), flows_active, flows_created, flows_ended,
 //   evictions, records_dropped (no batch to carry them: downstream stalled), table_bytes,
+//   bytes_per_flow (entry + extension + index share, when the table is full),
 //   bad_<reason> (packets that could not be decoded, per reason: see proto::Verdict).
 #pragma once
 
+#include "flow_record.hpp"
 #include "flow_table.hpp"
 
 #include <proto/decode.hpp>
@@ -49,7 +53,9 @@ private:
     void packet(const PacketView& p, Decoding& w);
     void tcp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
     void udp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
+    static bool singleton(const flow::Flow& f);
     int64_t deadline(const flow::Flow& f) const;
+    void fill_record(const flow::Flow& f, flow::FlowRecord& rec) const;
     void finish(flow::Flow& f, flow::EndReason why);
     void expire(int64_t now_ns);
     void end_due(flow::Flow& f, int64_t now_ns);
@@ -61,6 +67,7 @@ private:
     int64_t singleton_ns_ = 0;
     int64_t active_ns_ = 0;
     bool midstream_ = true;
+    bool extended_ = true;
     OutputId out_ = 0;
 
     std::unique_ptr<flow::FlowTable> table_;

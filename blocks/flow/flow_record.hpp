@@ -48,12 +48,12 @@ struct DirStats {
     uint64_t bytes_all = 0;   // payload bytes including retransmissions
     uint64_t bytes_retx = 0;
     uint64_t wire_bytes = 0;  // frame bytes on the wire (what tshark's conversations count)
-    int64_t first_ns = 0;     // first packet of this direction (UDP c_first_abs)
-    int64_t last_ns = 0;
+    int64_t first_ns = 0;     // first packet of this direction (UDP only: c_first_abs)
+    int64_t last_ns = 0;      // last packet of this direction (UDP only)
     int64_t first_payload_ns = 0;
     int64_t last_payload_ns = 0;
     int64_t first_ack_ns = 0;  // first segment with ACK and without SYN
-    // End-to-end set.
+    // End-to-end set (only when FlowRecord::extended).
     uint32_t rtt_cnt = 0;
     float rtt_min_ms = 0;
     float rtt_max_ms = 0;
@@ -83,6 +83,7 @@ struct FlowRecord {
     EndReason reason = EndReason::kShutdown;
     bool complete = false;   // Tstat's log_tcp_complete rule (see FlowMeter)
     bool midstream = false;  // TCP flow first seen without its SYN
+    bool extended = false;   // the end-to-end and TCP-options fields were measured
     bool internal[2] = {false, false};
     uint32_t con_t = 0;      // classification (filled by classifiers, issue: classification)
     uint32_t p2p_t = 0;

@@ -4,32 +4,14 @@
 // at worst one pass over the wheel), never by the gap between two packet timestamps.
 #pragma once
 
-#include "flow_record.hpp"
+#include "flow_state.hpp"
+
+#include <algorithm>
 
 #include <cstdint>
 #include <cstring>
 
 namespace weir::flow {
-
-// Direction-independent key: the two endpoints in a fixed order.
-struct CanonicalKey {
-    std::array<uint8_t, 16> addr_lo{};
-    std::array<uint8_t, 16> addr_hi{};
-    uint16_t port_lo = 0;
-    uint16_t port_hi = 0;
-    uint8_t ip_version = 0;
-    uint8_t proto = 0;
-    uint8_t pad[2] = {0, 0};
-
-    bool operator==(const CanonicalKey& o) const noexcept {
-        uint64_t a[5];
-        uint64_t b[5];
-        std::memcpy(a, this, sizeof a);
-        std::memcpy(b, &o, sizeof b);
-        return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
-    }
-};
-static_assert(sizeof(CanonicalKey) == 40);
 
 // Builds the canonical key; `src_is_lo` tells which endpoint the packet's source is.
 CanonicalKey make_key(uint8_t ip_version, uint8_t proto, const std::array<uint8_t, 16>& src,
@@ -38,37 +20,13 @@ CanonicalKey make_key(uint8_t ip_version, uint8_t proto, const std::array<uint8_
 // Symmetric by construction (hashes the canonical key); the same function serves flow demux.
 uint32_t hash_key(const CanonicalKey& k) noexcept;
 
-// TCP sequence tracking of one direction, kept only while the flow is open.
-struct SeqTrack {
-    uint32_t next = 0;        // highest sequence number sent + 1
-    uint32_t fin_seq = 0;     // sequence number of the FIN
-    uint32_t hole_start = 0;  // one gap left by an out-of-sequence segment
-    uint32_t hole_end = 0;
-    uint32_t timed_end[2] = {0, 0};  // segments timed for RTT: end sequence and send time
-    int64_t timed_ns[2] = {0, 0};
-    bool init = false;
-    bool fin_seen = false;
-    bool closed = false;      // our FIN was acknowledged
-    bool has_hole = false;
-};
-
-struct Flow {
-    CanonicalKey key;
-    uint32_t hash = 0;
-    uint32_t wheel_next = 0;  // flow index + 1, 0 = none
-    uint32_t wheel_prev = 0;
-    uint16_t wheel_slot = 0;
-    bool client_is_lo = true;
-    bool in_use = false;
-    FlowRecord rec;
-    SeqTrack seq[2];
-};
-
 class FlowTable {
 public:
     static constexpr uint32_t kWheelSlots = 4096;  // seconds covered by one turn of the wheel
 
-    explicit FlowTable(uint32_t capacity);
+    // `ext_size` bytes of optional per-flow state (FlowExt) are reserved beside each flow when
+    // non-zero; they are zeroed when a flow is inserted.
+    explicit FlowTable(uint32_t capacity, std::size_t ext_size = 0);
     ~FlowTable();
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
@@ -93,6 +51,10 @@ public:
     // real deadline (flows only move later) or 0 after erasing it.
     template <class OnDue>
     void advance(int64_t now_ns, OnDue&& on_due);
+    template <class Ext>
+    Ext& ext(const Flow* f) noexcept {
+        return *reinterpret_cast<Ext*>(ext_ + static_cast<std::size_t>(index_of(f)) * ext_size_);
+    }
     // The flow that has waited longest in the wheel ahead of now (for eviction); nullptr if empty.
     Flow* oldest() noexcept;
     template <class Fn>
@@ -100,7 +62,10 @@ public:
 
     uint32_t size() const noexcept { return size_; }
     uint32_t capacity() const noexcept { return capacity_; }
+    // Address space reserved: flows, their extensions, and the index.
     std::size_t bytes_reserved() const noexcept;
+    // Bytes one flow costs when the table is full: entry + extension + its share of the index.
+    double bytes_per_flow() const noexcept { return static_cast<double>(bytes_reserved()) / capacity_; }
 
 private:
     uint32_t index_of(const Flow* f) const noexcept { return static_cast<uint32_t>(f - flows_); }
@@ -110,6 +75,8 @@ private:
     uint32_t capacity_;
     uint32_t mask_;
     Flow* flows_;              // capacity_ flows, allocated lazily by the kernel
+    std::size_t ext_size_;
+    uint8_t* ext_;             // capacity_ * ext_size_ bytes, or nullptr
     // Index and hash side by side: one cache miss per probe, then one for the flow.
     struct Slot {
         uint32_t flow;  // flow index + 1, 0 = empty
@@ -156,7 +123,7 @@ void FlowTable::advance(int64_t now_ns, OnDue&& on_due) {
 template <class Fn>
 void FlowTable::for_each(Fn&& fn) {
     for (uint32_t i = 0; i < high_water_; ++i) {
-        if (flows_[i].in_use) {
+        if (flows_[i].in_use()) {
             fn(&flows_[i]);
         }
     }
