@@ -139,6 +139,9 @@ void FlowMeter::receive(InputId, const Message& msg) {
         }
         packet(p, work_[i]);
     }
+    if (n == 0 && batch.time_ns() > 0) {
+        expire(batch.time_ns());  // a clock marker: packet time moved on without packets
+    }
     packets_.add(n);
 }
 
@@ -152,7 +155,14 @@ void FlowMeter::decode(const PacketView& p, Decoding& w) {
 }
 
 void FlowMeter::on_timer(TimerId, int64_t now_ns) {
-    expire(now_ns);
+    // With the packet clock, a tick can fire before a batch whose first packets are older than
+    // the tick: expiring to the tick would end flows those packets continue. Packets expire
+    // flows exactly as they are accounted (receive), and an empty batch (the end-of-trace clock
+    // marker) expires to its time; the tick only sends what is pending. With the wall clock the
+    // tick is what ends flows while no packets come.
+    if (!packet_clock()) {
+        expire(now_ns);
+    }
     emit_records();
 }
 

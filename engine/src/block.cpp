@@ -333,6 +333,10 @@ int64_t Block::now_ns() const noexcept {
     return detail::wall_clock_ns();
 }
 
+bool Block::packet_clock() const noexcept {
+    return state_ != nullptr && state_->engine != nullptr && state_->engine->clock == ClockType::kPacket;
+}
+
 void Block::advance_clock(int64_t t) noexcept {
     if (state_ != nullptr && state_->home != nullptr) {
         state_->home->observe(t);

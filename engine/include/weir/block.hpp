@@ -252,6 +252,9 @@ protected:
     bool stopping() const noexcept;
     // The composition's clock (packet time when reading a trace with clock type="packet").
     int64_t now_ns() const noexcept;
+    // True when that clock is packet time: ticks then fire as messages move it (before the message
+    // that crossed them, whose batch may still hold earlier packets), never while no packets come.
+    bool packet_clock() const noexcept;
     // Sources: advance the packet clock of this thread (no-op for the wall clock).
     void advance_clock(int64_t packet_time_ns) noexcept;
     // Record an error that must make the engine exit non-zero, without stopping the drain
