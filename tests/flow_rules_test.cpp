@@ -400,6 +400,100 @@ TEST(FlowRules, CoreSetIdenticalWithoutTheExtension) {
     EXPECT_GT(flows, 300u);
 }
 
+// Tstat's out-of-sequence causes on crafted connections: each flow (client port) shows one.
+TEST(FlowRules, OutOfSequenceCausesAndOptionsSet) {
+    const auto with_id = [](std::vector<uint8_t> b, uint16_t id) {
+        put16(b, 14 + 4, id);
+        return b;
+    };
+    const auto with_window = [](std::vector<uint8_t> b, uint16_t w) {
+        put16(b, 14 + 20 + 14, w);
+        return b;
+    };
+    std::vector<Frame> f;
+    // Handshake with RTT samples of 10 ms both ways: mean RTT 20 ms, RTO 100 ms, min RTT 20 ms.
+    const auto handshake = [&](uint16_t cp, int64_t t0) {
+        f.push_back({t0, ip_frame(IPPROTO_TCP, 1, cp, 2, 80, 1000, 0, S, 0)});
+        f.push_back({t0 + 10 * kMs, ip_frame(IPPROTO_TCP, 2, 80, 1, cp, 5000, 1001, S | A, 0)});
+        f.push_back({t0 + 20 * kMs, ip_frame(IPPROTO_TCP, 1, cp, 2, 80, 1001, 5001, A, 0)});
+    };
+    const auto data = [&](uint16_t cp, int64_t t, uint32_t seq, uint32_t len, uint16_t id) {
+        f.push_back({t, with_id(ip_frame(IPPROTO_TCP, 1, cp, 2, 80, seq, 5001, P | A, len), id)});
+    };
+    const auto server_ack = [&](uint16_t cp, int64_t t, uint32_t ack, uint16_t window = 65535) {
+        f.push_back({t, with_window(ip_frame(IPPROTO_TCP, 2, 80, 1, cp, 5001, ack, A, 0), window)});
+    };
+    const int64_t t0 = kT0;
+    // 41001: timeout retransmission, 479 ms after the original (> RTO), another IP id.
+    handshake(41001, t0);
+    data(41001, t0 + 21 * kMs, 1001, 100, 1);
+    data(41001, t0 + 500 * kMs, 1001, 100, 2);
+    // 41002: fast retransmit after three duplicate ACKs, 11 ms after the last new segment.
+    handshake(41002, t0);
+    for (uint32_t i = 0; i < 4; ++i) {
+        data(41002, t0 + (21 + i) * kMs, 1001 + 100 * i, 100, static_cast<uint16_t>(1 + i));
+    }
+    for (int i = 0; i < 4; ++i) {
+        server_ack(41002, t0 + (30 + i) * kMs, 1101);  // one new ACK, then three duplicates
+    }
+    data(41002, t0 + 35 * kMs, 1101, 100, 5);
+    // 41003: a network duplicate: the same segment with the same IP id 100 µs later.
+    handshake(41003, t0);
+    data(41003, t0 + 21 * kMs, 1001, 100, 7);
+    data(41003, t0 + 21 * kMs + 100'000, 1001, 100, 7);
+    // 41004: an unneeded timeout retransmission: the server had acknowledged the data.
+    handshake(41004, t0);
+    data(41004, t0 + 21 * kMs, 1001, 100, 1);
+    server_ack(41004, t0 + 31 * kMs, 1101);
+    data(41004, t0 + 500 * kMs, 1001, 100, 2);
+    // 41005: reordering: the segment after a gap, then the gap's segment 0.5 ms later (< min RTT).
+    handshake(41005, t0);
+    data(41005, t0 + 21 * kMs, 1101, 100, 2);
+    data(41005, t0 + 21 * kMs + 500'000, 1001, 100, 1);
+    // 41006: a window probe: one byte resent while the server advertises a zero window.
+    handshake(41006, t0);
+    data(41006, t0 + 21 * kMs, 1001, 1, 1);
+    server_ack(41006, t0 + 30 * kMs, 1001, 0);
+    data(41006, t0 + 500 * kMs, 1001, 1, 2);
+    // 41007: a second SYN with another initial sequence number.
+    f.push_back({t0, ip_frame(IPPROTO_TCP, 1, 41007, 2, 80, 1000, 0, S, 0)});
+    f.push_back({t0 + 3 * kSec, ip_frame(IPPROTO_TCP, 1, 41007, 2, 80, 777000, 0, S, 0)});
+    std::stable_sort(f.begin(), f.end(), [](const Frame& a, const Frame& b) { return a.ts < b.ts; });
+    const auto r = meter(write_pcap("anomalies.pcap", f));
+    const auto client = [&](uint16_t cport) -> const flow::DirStats& {
+        for (const auto& x : r) {
+            if (x.key.port[0] == cport) {
+                return x.dir[0];
+            }
+        }
+        ADD_FAILURE() << "no flow from port " << cport;
+        return r.at(0).dir[0];
+    };
+    const auto causes = [](const flow::DirStats& d) {
+        return std::vector<uint32_t>{d.pkts_rto, d.pkts_fs, d.pkts_reor, d.pkts_dup,
+                                     d.pkts_unk, d.pkts_fc, d.pkts_unrto, d.pkts_unfs};
+    };
+    using V = std::vector<uint32_t>;  // rto, fs, reor, dup, unk, fc, unrto, unfs
+    EXPECT_EQ(causes(client(41001)), (V{1, 0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(causes(client(41002)), (V{0, 1, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(causes(client(41003)), (V{0, 0, 0, 1, 0, 0, 0, 0}));
+    EXPECT_EQ(causes(client(41004)), (V{0, 0, 0, 0, 0, 0, 1, 0}));
+    EXPECT_EQ(causes(client(41005)), (V{0, 0, 1, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(causes(client(41006)), (V{0, 0, 0, 0, 0, 1, 0, 0}));
+    EXPECT_TRUE(client(41007).syn_retx);
+    EXPECT_FALSE(client(41001).syn_retx);
+    // In-flight bytes: four 100-byte segments before the first ACK of data.
+    EXPECT_EQ(client(41002).cwin_max, 400u);
+    EXPECT_EQ(client(41002).cwin_ini, 400u);
+    EXPECT_EQ(client(41006).win_min, 65535u) << "the smallest positive window";
+    EXPECT_EQ(client(41006).win_zero, 0u);
+    for (const auto& x : r) {
+        if (x.key.port[0] == 41006) {
+            EXPECT_EQ(x.dir[1].win_zero, 1u) << "the server's zero-window ACK";
+        }
+    }
+}
+
 std::vector<std::string> lines_of(const std::string& path) {
     std::ifstream in(path);
     std::vector<std::string> out;
@@ -437,13 +531,33 @@ TEST(TstatLogs, HeadersColumnsAndValues) {
     ASSERT_TRUE(std::filesystem::exists(folder)) << folder;
     const auto complete = lines_of(folder + "/log_tcp_complete");
     ASSERT_EQ(complete.size(), 2u);
-    EXPECT_EQ(complete[0].rfind("#01#c_ip:1 c_port:2 c_pkts_all:3 c_rst_cnt:4 ", 0), 0u) << complete[0];
+    EXPECT_EQ(complete[0].rfind("#09#c_ip:1 c_port:2 c_pkts_all:3 c_rst_cnt:4 ", 0), 0u) << complete[0];
     EXPECT_NE(complete[0].find(" s_ip:15 s_port:16 "), std::string::npos);
     EXPECT_NE(complete[0].find(" first:29 last:30 durat:31 "), std::string::npos);
     EXPECT_NE(complete[0].find(" con_t:42 p2p_t:43 http_t:44 c_rtt_avg:45 "), std::string::npos);
-    EXPECT_EQ(complete[0].substr(complete[0].size() - 12), "s_ttl_max:58");
+    // Tstat's order: core, end-to-end, (P2P, not written), TCP options.
+    EXPECT_NE(complete[0].find(" s_ttl_max:58 c_f1323_opt:59 c_tm_opt:60 c_win_scl:61 "), std::string::npos);
+    EXPECT_NE(complete[0].find(" c_syn_retx:81 s_f1323_opt:82 "), std::string::npos);
+    EXPECT_EQ(complete[0].substr(complete[0].size() - 14), "s_syn_retx:104");
     const auto row = fields(complete[1]);
-    ASSERT_EQ(row.size(), 58u);
+    ASSERT_EQ(row.size(), 104u);
+    // Options set of the client: window scale offered (1), no timestamps, shift 7 (both sides
+    // offered it), no SACK, 0 SACK blocks, MSS 1460, payload sizes 100..100, windows, ...
+    EXPECT_EQ(row[58], "1");     // c_f1323_opt
+    EXPECT_EQ(row[59], "0");     // c_tm_opt
+    EXPECT_EQ(row[60], "7");     // c_win_scl
+    EXPECT_EQ(row[63], "1460");  // c_mss
+    EXPECT_EQ(row[64], "100");   // c_mss_max (largest payload)
+    EXPECT_EQ(row[65], "100");   // c_mss_min
+    EXPECT_EQ(row[66], "8388480");  // c_win_max: 65535 << 7 once both offered scaling
+    EXPECT_EQ(row[67], "65535");    // c_win_min: the SYN's, unscaled
+    EXPECT_EQ(row[68], "0");        // c_win_0
+    EXPECT_EQ(row[71], "100");      // c_cwin_ini: the client's data before the server acked it
+    for (int i = 72; i <= 80; ++i) {
+        EXPECT_EQ(row[static_cast<std::size_t>(i)], "0") << "no anomaly in a clean connection, column " << i + 1;
+    }
+    EXPECT_EQ(row[87], "200");  // s_mss_max
+    EXPECT_EQ(row[94], "300");  // s_cwin_ini: 200 + 100 before the client's ACK
     EXPECT_EQ(row[0], "10.0.0.1");
     EXPECT_EQ(row[1], "40000");
     EXPECT_EQ(row[2], "6");    // c_pkts_all
@@ -456,7 +570,7 @@ TEST(TstatLogs, HeadersColumnsAndValues) {
     EXPECT_EQ(row[37], "1");                      // c_isint (everything internal by default)
     const auto nocomplete = lines_of(folder + "/log_tcp_nocomplete");
     ASSERT_EQ(nocomplete.size(), 2u);
-    EXPECT_EQ(nocomplete[0].rfind("#01#c_ip:1 ", 0), 0u) << "same level prefix, core columns only";
+    EXPECT_EQ(nocomplete[0].rfind("#09#c_ip:1 ", 0), 0u) << "same level prefix, core columns only";
     EXPECT_EQ(fields(nocomplete[0]).size(), 44u);
     EXPECT_EQ(fields(nocomplete[1]).size(), 44u);
     EXPECT_EQ(fields(nocomplete[1])[1], "43000");

@@ -29,6 +29,43 @@ const char* const kTcpCommon[] = {"first", "last", "durat", "c_first", "s_first"
                                   "c_first_ack", "s_first_ack", "c_isint", "s_isint", "c_iscrypto",
                                   "s_iscrypto", "con_t", "p2p_t", "http_t"};
 const char* const kE2eSide[] = {"rtt_avg", "rtt_min", "rtt_max", "rtt_std", "rtt_cnt", "ttl_min", "ttl_max"};
+const char* const kOptionsSide[] = {"f1323_opt", "tm_opt",   "win_scl",   "sack_opt",  "sack_cnt", "mss",
+                                    "mss_max",   "mss_min",  "win_max",   "win_min",   "win_0",    "cwin_max",
+                                    "cwin_min",  "cwin_ini", "pkts_rto",  "pkts_fs",   "pkts_reor", "pkts_dup",
+                                    "pkts_unk",  "pkts_fc",  "pkts_unrto", "pkts_unfs", "syn_retx"};
+
+// Optional TCP column sets, with Tstat's bits in the #NN# header prefix.
+constexpr unsigned kSetE2e = 1, kSetOptions = 8;
+
+// "core", or a comma-separated list of e2e and options (core is always written).
+std::optional<unsigned> parse_sets(std::string_view text) {
+    unsigned sets = 0;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', pos), text.size());
+        const std::string_view item = text.substr(pos, comma - pos);
+        if (item == "e2e") {
+            sets |= kSetE2e;
+        } else if (item == "options") {
+            sets |= kSetOptions;
+        } else if (item != "core") {
+            return std::nullopt;
+        }
+        pos = comma + 1;
+    }
+    return sets;
+}
+
+std::string sets_text(unsigned sets) {
+    std::string out = "core";
+    if ((sets & kSetE2e) != 0) {
+        out += ",e2e";
+    }
+    if ((sets & kSetOptions) != 0) {
+        out += ",options";
+    }
+    return out;
+}
 const char* const kUdpSide[] = {"ip", "port", "first_abs", "durat", "bytes_all", "pkts_all", "isint", "iscrypto",
                                 "type"};
 
@@ -119,10 +156,16 @@ bool parse_cidr(const std::string& text, uint8_t& version, std::array<uint8_t, 1
 TstatLogWriter::TstatLogWriter(BlockSetup& s) : Block(s) {
     dir_ = s.param<std::string>("log.dir", "tstat_logs", "output folder (one YYYY_MM_DD_HH_MM.out/ per period inside)");
     rotate_ns_ = s.duration_ns("log.rotate", "1h", "new folder every this much flow time (0 = never)");
-    const std::string sets = s.choice("log.tcp_sets", "e2e", {"core", "e2e"},
-                                      "TCP log column sets: core (44 columns) or e2e (core + RTT/TTL, 58)");
-    e2e_ = sets == "e2e";
-    e2e_requested_.store(e2e_);
+    const std::string sets = s.param<std::string>(
+        "log.tcp_sets", "e2e",
+        "TCP log column sets: core (44 columns), or a comma list of e2e (RTT/TTL, +14) and options (+46)");
+    const auto parsed = parse_sets(sets);
+    if (!parsed) {
+        throw ParamError(s.param_input().line, "param 'log.tcp_sets' of block '" + s.id() + "' is '" + sets +
+                                                   "', expected core, e2e, options or e2e,options");
+    }
+    sets_ = *parsed;
+    sets_requested_.store(sets_);
     midstream_ = s.param<bool>("log.midstream", true, "write flows first seen without their SYN to log_tcp_midstream");
     const std::string nets =
         s.param<std::string>("net.internal", "0.0.0.0/0,::/0", "comma-separated internal networks (CIDR)");
@@ -150,13 +193,14 @@ TstatLogWriter::TstatLogWriter(BlockSetup& s) : Block(s) {
     s.control(
         "tcp_sets",
         [this](std::string_view v) {
-            if (v != "core" && v != "e2e") {
-                throw std::invalid_argument("tcp_sets takes core or e2e");
+            const auto wanted = parse_sets(v);
+            if (!wanted) {
+                throw std::invalid_argument("tcp_sets takes core, e2e, options or e2e,options");
             }
-            e2e_requested_.store(v == "e2e");
+            sets_requested_.store(*wanted);
         },
-        "TCP column sets, core or e2e; a change opens a new folder so each file has one header",
-        [this] { return VarValue{std::string(e2e_requested_.load() ? "e2e" : "core")}; });
+        "TCP column sets (core, e2e, options, e2e,options); a change opens a new folder so each file has one header",
+        [this] { return VarValue{sets_text(sets_requested_.load())}; });
 }
 
 TstatLogWriter::~TstatLogWriter() { close_files(); }
@@ -213,7 +257,7 @@ void TstatLogWriter::open_folder(int64_t t_ns) {
     }
     folder_ = folder;
     folder_start_ns_ = t_ns;
-    e2e_ = e2e_requested_.load();
+    sets_ = sets_requested_.load();
     for (int f = 0; f < kFiles; ++f) {
         if (f == kTcpMidstream && !midstream_) {
             continue;
@@ -244,7 +288,7 @@ void TstatLogWriter::write_header(File which) {
         return;
     }
     // Tstat writes the level bitmask of the whole run, also on nocomplete (which has core only).
-    std::fprintf(f, "#%02d#", e2e_ ? 1 : 0);
+    std::fprintf(f, "#%02u#", sets_);
     for (const char* side : {"c_", "s_"}) {
         for (const char* n : kTcpSide) {
             std::fprintf(f, "%s%s%s:%d", col == 1 ? "" : " ", side, n, col);
@@ -254,9 +298,16 @@ void TstatLogWriter::write_header(File which) {
     for (const char* n : kTcpCommon) {
         std::fprintf(f, " %s:%d", n, col++);
     }
-    if (e2e_ && which != kTcpNocomplete) {
+    if ((sets_ & kSetE2e) != 0 && which != kTcpNocomplete) {
         for (const char* side : {"c_", "s_"}) {
             for (const char* n : kE2eSide) {
+                std::fprintf(f, " %s%s:%d", side, n, col++);
+            }
+        }
+    }
+    if ((sets_ & kSetOptions) != 0 && which != kTcpNocomplete) {
+        for (const char* side : {"c_", "s_"}) {
+            for (const char* n : kOptionsSide) {
                 std::fprintf(f, " %s%s:%d", side, n, col++);
             }
         }
@@ -264,7 +315,8 @@ void TstatLogWriter::write_header(File which) {
     std::fputc('\n', f);
 }
 
-void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, bool e2e) {
+void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, unsigned sets) {
+    const bool e2e = (sets & kSetE2e) != 0;
     Line l;
     l.s.reserve(512);
     for (int d = 0; d < 2; ++d) {
@@ -317,6 +369,25 @@ void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, bool e2e
             }
         }
     }
+    if ((sets & kSetOptions) != 0 && !r.extended) {
+        for (int i = 0; i < 46; ++i) {
+            l.text(" -");
+        }
+    } else if ((sets & kSetOptions) != 0) {
+        for (const auto* s : {&c, &sv}) {
+            for (uint64_t v : {uint64_t{s->opt_window_scale}, uint64_t{s->opt_timestamps}, uint64_t{s->window_scale},
+                               uint64_t{s->opt_sack_permitted}, uint64_t{s->sack_cnt}, uint64_t{s->mss},
+                               uint64_t{s->seg_max}, uint64_t{s->seg_min}, uint64_t{s->win_max}, uint64_t{s->win_min},
+                               uint64_t{s->win_zero}, uint64_t{s->cwin_max}, uint64_t{s->cwin_min},
+                               uint64_t{s->cwin_ini}, uint64_t{s->pkts_rto}, uint64_t{s->pkts_fs},
+                               uint64_t{s->pkts_reor}, uint64_t{s->pkts_dup}, uint64_t{s->pkts_unk},
+                               uint64_t{s->pkts_fc}, uint64_t{s->pkts_unrto}, uint64_t{s->pkts_unfs},
+                               uint64_t{s->syn_retx}}) {
+                l.sp();
+                l.num(v);
+            }
+        }
+    }
     l.s += '\n';
     if (std::fwrite(l.s.data(), 1, l.s.size(), f) != l.s.size()) {
         write_errors_.add(1);
@@ -352,7 +423,7 @@ void TstatLogWriter::write_udp(std::FILE* f, const flow::FlowRecord& r) {
 
 void TstatLogWriter::receive(InputId, const Message& msg) {
     for (const auto& r : static_cast<const flow::FlowBatch&>(msg)) {
-        const bool switch_sets = files_[kTcpComplete] != nullptr && e2e_requested_.load() != e2e_;
+        const bool switch_sets = files_[kTcpComplete] != nullptr && sets_requested_.load() != sets_;
         if (files_[kTcpComplete] == nullptr || switch_sets ||
             (rotate_ns_ > 0 && r.last_ns >= folder_start_ns_ + rotate_ns_)) {
             open_folder(r.first_ns > 0 ? r.first_ns : r.last_ns);
@@ -362,14 +433,14 @@ void TstatLogWriter::receive(InputId, const Message& msg) {
             lines_[kUdpComplete].add(1);
         } else if (r.midstream) {
             if (midstream_) {
-                write_tcp(files_[kTcpMidstream], r, e2e_);
+                write_tcp(files_[kTcpMidstream], r, sets_);
                 lines_[kTcpMidstream].add(1);
             }
         } else if (r.complete) {
-            write_tcp(files_[kTcpComplete], r, e2e_);
+            write_tcp(files_[kTcpComplete], r, sets_);
             lines_[kTcpComplete].add(1);
         } else {
-            write_tcp(files_[kTcpNocomplete], r, false);
+            write_tcp(files_[kTcpNocomplete], r, 0);
             lines_[kTcpNocomplete].add(1);
         }
     }

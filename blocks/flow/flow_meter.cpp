@@ -87,6 +87,8 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
     s.counter("other_packets", other_packets_, "packets", "IP packets of other protocols (ICMP, ...), not metered");
     s.counter("untracked_tcp", untracked_tcp_, "packets",
               "TCP packets of flows not opened by a SYN, ignored (tcp.midstream=false)");
+    s.counter("fragments_attributed", fragments_attributed_, "packets",
+              "later IP fragments counted in their datagram's flow (its first fragment gave the ports)");
     s.counter("flows_created", flows_created_, "flows", "flows opened");
     s.counter("flows_ended", flows_ended_, "flows", "flows written out (every reason)");
     s.counter("evictions", evictions_, "flows", "flows ended early because the table was full");
@@ -111,6 +113,7 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
 void FlowMeter::start() {
     table_ = std::make_unique<flow::FlowTable>(capacity_, extended_ ? sizeof(flow::FlowExt) : 0);
     work_ = std::make_unique<Decoding[]>(PacketBatch::kMaxPackets);
+    fragments_ = std::make_unique<FragmentPorts[]>(kFragmentSlots);
     pool_ = std::make_unique<flow::FlowBatchPool>(4096);
 }
 
@@ -145,9 +148,33 @@ void FlowMeter::receive(InputId, const Message& msg) {
     packets_.add(n);
 }
 
+FlowMeter::FragmentPorts& FlowMeter::fragment_slot(const Decoded& d) {
+    uint32_t h = d.ip_id * 0x9e3779b1U ^ d.l4_proto;
+    for (int i = 0; i < 16; ++i) {
+        h = (h ^ d.src[i] ^ (static_cast<uint32_t>(d.dst[i]) << 8)) * 0x01000193U;
+    }
+    return fragments_[(h ^ (h >> 16)) & (kFragmentSlots - 1)];
+}
+
 void FlowMeter::decode(const PacketView& p, Decoding& w) {
     w.verdict = proto::decode(p.data, p.caplen, p.linktype, w.d);
-    w.metered = w.verdict == Verdict::kOk && (w.d.l4_proto == IPPROTO_TCP || w.d.l4_proto == IPPROTO_UDP);
+    w.later_fragment = false;
+    const bool transport = w.d.l4_proto == IPPROTO_TCP || w.d.l4_proto == IPPROTO_UDP;
+    w.metered = w.verdict == Verdict::kOk && transport;
+    if (w.metered && w.d.fragment) {
+        // A first fragment: remember its ports for the rest of the datagram.
+        FragmentPorts& e = fragment_slot(w.d);
+        e = FragmentPorts{w.d.src, w.d.dst, p.ts_ns, w.d.ip_id, w.d.sport, w.d.dport, w.d.ip_version, w.d.l4_proto};
+    } else if (w.verdict == Verdict::kIpFragment && transport) {
+        const FragmentPorts& e = fragment_slot(w.d);
+        if (e.ts_ns != 0 && e.ip_id == w.d.ip_id && e.proto == w.d.l4_proto && e.ip_version == w.d.ip_version &&
+            e.src == w.d.src && e.dst == w.d.dst && p.ts_ns - e.ts_ns <= kFragmentTtlNs && p.ts_ns >= e.ts_ns) {
+            w.d.sport = e.sport;
+            w.d.dport = e.dport;
+            w.later_fragment = true;
+            w.metered = true;
+        }
+    }
     if (w.metered) {
         w.key = flow::make_key(w.d.ip_version, w.d.l4_proto, w.d.src, w.d.sport, w.d.dst, w.d.dport, w.src_is_lo);
         w.hash = flow::hash_key(w.key);
@@ -174,7 +201,7 @@ void FlowMeter::flush() {
 
 void FlowMeter::packet(const PacketView& p, Decoding& w) {
     const Verdict v = w.verdict;
-    if (v != Verdict::kOk) {
+    if (v != Verdict::kOk && !w.later_fragment) {
         if (v == Verdict::kOtherTransport) {
             other_packets_.add(1);
         } else {
@@ -191,6 +218,10 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     const flow::CanonicalKey& key = w.key;
     const uint32_t hash = w.hash;
     Flow* f = table_->find(key, hash);
+    if (w.later_fragment) {
+        fragment(f, w, p);
+        return;
+    }
     if (f != nullptr && deadline(*f) <= p.ts_ns) {
         // Timed out between two wheel ticks: end it exactly, and this packet starts a new flow.
         end_due(*f, p.ts_ns);
@@ -258,6 +289,31 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     }
 }
 
+// A later fragment of a datagram whose first fragment opened or continued the flow: it counts as
+// a packet with its bytes (UDP: payload bytes too), and carries no TCP header to analyse.
+void FlowMeter::fragment(Flow* f, const Decoding& w, const PacketView& p) {
+    if (f == nullptr || deadline(*f) <= p.ts_ns) {
+        bad_[static_cast<int>(Verdict::kIpFragment)].add(1);  // its flow already ended
+        return;
+    }
+    fragments_attributed_.add(1);
+    const int dir = (w.src_is_lo == f->client_is_lo()) ? 0 : 1;
+    if (p.ts_ns > f->last_ns()) {
+        f->last_rel.set(static_cast<uint64_t>(p.ts_ns - f->first_ns));
+    }
+    DirCore& s = f->dir[dir];
+    common(s, p);
+    if (w.d.l4_proto == IPPROTO_UDP) {
+        udp_packets_.add(1);
+        s.t_last.set(std::max(s.t_last.get(), rel1(*f, p.ts_ns)));
+        s.bytes_all.add(w.d.payload_len);
+        s.bytes_uniq.add(w.d.payload_len);
+    } else {
+        tcp_packets_.add(1);
+    }
+    table_->schedule(f, deadline(*f));
+}
+
 void FlowMeter::udp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
     DirCore& s = f.dir[dir];
     common(s, p);
@@ -272,6 +328,32 @@ void FlowMeter::udp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
         ++s.pkts_data;
     }
 }
+
+namespace {
+
+// The RTT figures Tstat's anomaly rules use, from both directions' samples (ns).
+struct RttView {
+    double mean = 5e6;   // average RTT of this side + average of the other
+    double rto = 500e6;  // mean + 4 pooled standard deviations, at least 100 ms
+    double min = 5e6;    // minimum of this side + minimum of the other, at least 1 ms
+};
+RttView rtt_view(const DirExt& a, const DirExt& b) {
+    RttView v;
+    if (a.rtt_cnt == 0 || b.rtt_cnt == 0) {
+        return v;  // Tstat's defaults without valid samples both ways
+    }
+    v.mean = (a.rtt_sum_ms / a.rtt_cnt + b.rtt_sum_ms / b.rtt_cnt) * 1e6;
+    const double n = a.rtt_cnt + b.rtt_cnt;
+    const double sum = a.rtt_sum_ms + b.rtt_sum_ms;
+    const double var = n > 2 ? std::max(0.0, (a.rtt_sum2_ms + b.rtt_sum2_ms - sum * sum / n) / (n - 1)) : 0.0;
+    v.rto = std::max(100e6, v.mean + 4 * std::sqrt(var) * 1e6);
+    v.min = std::max(1e6, (static_cast<double>(a.rtt_min_ms) + b.rtt_min_ms) * 1e6);
+    return v;
+}
+
+enum class SegKind : uint8_t { kNone, kInSequence, kRetransmission, kHoleFill, kOverlap };
+
+}  // namespace
 
 void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
     DirCore& s = f.dir[dir];
@@ -292,6 +374,7 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
     const bool ack = (fl & proto::kAck) != 0;
     const uint32_t len = d.payload_len;
     const uint64_t now = rel1(f, p.ts_ns);
+    const uint64_t prev_send = s.t_last.get();
     common(s, p);
 
     if (rst && s.rst_cnt != 0xffff) {
@@ -312,38 +395,42 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
     if (fin && s.fin_cnt != 0xffff) {
         ++s.fin_cnt;
     }
+    uint32_t win = 0;
     if (x != nullptr) {
+        // Tstat's order: the window is scaled by what both sides offered before this segment.
+        const bool scaled = (x->opt_flags & rx->opt_flags & flow::kOptWindowScale) != 0;
+        win = static_cast<uint32_t>(d.window) << (scaled ? std::min<uint8_t>(x->window_scale, 14) : 0);
+        // A SYN or FIN again with another sequence number.
         if (syn) {
-            const auto& o = d.tcp_options;
-            if (o.mss != 0) {
-                x->mss = o.mss;
+            if ((x->opt_flags & flow::kOptSynSeen) != 0 && d.seq != x->syn_seq) {
+                x->anomaly_flags |= flow::kAnomalySynRetx;
             }
-            if (o.window_scale != 0xff) {
-                x->opt_flags |= flow::kOptWindowScale;
-                x->window_scale = std::min<uint8_t>(o.window_scale, 14);
-            }
-            if (o.timestamps) {
-                x->opt_flags |= flow::kOptTimestamps;
-            }
-            if (o.sack_permitted) {
-                x->opt_flags |= flow::kOptSackPermitted;
-            }
+            x->syn_seq = d.seq;
+            x->opt_flags |= flow::kOptSynSeen;
+            rx->last_ack = d.seq;  // the other side's ACKs are measured from this ISN
         }
-        if (d.tcp_options.sack_blocks > 0) {
+        if (fin && !rst) {
+            if ((x->opt_flags & flow::kOptFinSeen) != 0 && d.seq + len != s.fin_seq) {
+                x->anomaly_flags |= flow::kAnomalySynRetx;
+            }
+            x->opt_flags |= flow::kOptFinSeen;
+        }
+        const auto& o = d.tcp_options;
+        if (o.mss != 0) {
+            x->mss = o.mss;
+        }
+        if (o.window_scale != 0xff) {
+            x->opt_flags |= flow::kOptWindowScale;
+            x->window_scale = o.window_scale;
+        }
+        if (o.timestamps) {
+            x->opt_flags |= flow::kOptTimestamps;
+        }
+        if (o.sack_permitted) {
+            x->opt_flags |= flow::kOptSackPermitted;
+        }
+        if (o.sack_blocks > 0) {
             ++x->sack_cnt;
-        }
-        // Receive window, scaled once both sides agreed on scaling (RFC 7323: never in a SYN).
-        if (!rst) {
-            const bool scaled = !syn && (x->opt_flags & rx->opt_flags & flow::kOptWindowScale) != 0;
-            const uint32_t win = static_cast<uint32_t>(d.window) << (scaled ? x->window_scale : 0);
-            if (x->win_max == 0 && x->win_min == 0) {
-                x->win_min = win;
-            }
-            x->win_max = std::max(x->win_max, win);
-            x->win_min = std::min(x->win_min, win);
-            if (d.window == 0) {
-                ++x->win_zero;
-            }
         }
         if (len > 0) {
             const auto seg = static_cast<uint16_t>(std::min<uint32_t>(len, 0xffff));
@@ -361,6 +448,7 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
     }
 
     // Sequence analysis (tcptrace's notions, simplified: one gap remembered per direction).
+    SegKind kind = SegKind::kNone;
     const uint32_t span = len + (syn ? 1U : 0U) + (fin ? 1U : 0U);
     if (span > 0 && !rst) {
         const uint32_t seq = d.seq;
@@ -371,19 +459,25 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
             s.seq_next = end;
             s.bytes_uniq.add(len);
             fresh = true;
+            kind = SegKind::kInSequence;
         } else if (seq == s.seq_next) {
             s.seq_next = end;
             s.bytes_uniq.add(len);
             fresh = true;
+            kind = SegKind::kInSequence;
         } else if (seq_lt(s.seq_next, seq)) {
             // A gap: remember it; whatever fills it later arrives out of sequence.
             if ((t & flow::kSeqHole) == 0) {
                 t |= flow::kSeqHole;
                 s.hole_start = s.seq_next;
                 s.hole_end = seq;
+                if (x != nullptr) {
+                    x->gap_rel.set(now);
+                }
             }
             s.seq_next = end;
             s.bytes_uniq.add(len);
+            kind = SegKind::kInSequence;
         } else if (seq_le(end, s.seq_next)) {
             if ((t & flow::kSeqHole) != 0 && seq_le(s.hole_start, seq) && seq_le(end, s.hole_end)) {
                 ++s.pkts_ooo;
@@ -396,9 +490,11 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
                 if (!seq_lt(s.hole_start, s.hole_end)) {
                     t &= static_cast<uint8_t>(~flow::kSeqHole);
                 }
+                kind = SegKind::kHoleFill;
             } else {
                 ++s.pkts_retx;
                 s.bytes_retx.add(len);
+                kind = SegKind::kRetransmission;
                 // Karn: a retransmitted segment gives no RTT sample.
                 if (x != nullptr) {
                     for (int i = 0; i < 2; ++i) {
@@ -416,6 +512,7 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
             s.bytes_retx.add(old_payload);
             s.bytes_uniq.add(len - old_payload);
             s.seq_next = end;
+            kind = SegKind::kOverlap;
         }
         if (fresh && x != nullptr) {
             for (int i = 0; i < 2; ++i) {
@@ -425,6 +522,15 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
                     break;
                 }
             }
+        }
+        if (x != nullptr) {
+            uint8_t cls = 0;
+            if (kind == SegKind::kRetransmission || kind == SegKind::kHoleFill || kind == SegKind::kOverlap) {
+                cls = classify(*x, *rx, kind == SegKind::kHoleFill, d, now, prev_send);
+            }
+            x->last_class = cls;
+            x->last_seq = seq;
+            x->last_ip_id = d.ip_id;
         }
         if (fin) {
             t |= flow::kSeqFinSeen;
@@ -448,6 +554,46 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
         }
     }
 
+    if (x != nullptr && !rst) {
+        if (ack || syn) {
+            x->win_max = std::max(x->win_max, win);
+            if (win > 0) {
+                x->win_min = x->win_min == 0 ? win : std::min(x->win_min, win);
+            }
+            x->win_last = win;
+        }
+        if (ack) {
+            if (d.window == 0) {
+                ++x->win_zero;
+            }
+            const bool seen = (x->anomaly_flags & flow::kAnomalyAckSeen) != 0;
+            if (seen && d.ack == x->last_ack && len == 0 && !syn && !fin) {
+                x->dup_acks = static_cast<uint16_t>(std::min(x->dup_acks + 1, 0xffff));
+            } else if (!seen || d.ack != x->last_ack) {
+                x->dup_acks = 0;
+            }
+            x->last_ack = d.ack;
+            x->anomaly_flags |= flow::kAnomalyAckSeen;
+            if (d.ack != rx->syn_seq + 1) {
+                rx->anomaly_flags |= flow::kAnomalyDataAcked;
+            }
+        }
+        // Bytes in flight: how far this side has sent beyond the other side's last ACK.
+        const bool in_order = kind == SegKind::kNone || kind == SegKind::kInSequence;
+        const bool acked_base = (rx->anomaly_flags & flow::kAnomalyAckSeen) != 0 || (x->opt_flags & flow::kOptSynSeen) != 0;
+        if (!syn && in_order && acked_base) {
+            const uint32_t cwin = d.seq + len - rx->last_ack;
+            if (static_cast<int32_t>(cwin) > 0) {
+                x->cwin_max = std::max(x->cwin_max, cwin);
+                x->cwin_min = x->cwin_min == 0 ? cwin : std::min(x->cwin_min, cwin);
+            }
+        }
+        if ((x->anomaly_flags & flow::kAnomalyDataAcked) == 0 && len > 0 && kind != SegKind::kRetransmission &&
+            kind != SegKind::kOverlap) {
+            x->cwin_ini += len;
+        }
+    }
+
     if (rst) {
         finish(f, EndReason::kRst);
         return;
@@ -457,6 +603,55 @@ void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
         return;
     }
     table_->schedule(&f, deadline(f));
+}
+
+// Tstat's causes of an out-of-sequence segment (Mellia et al., "TCP anomalies"), over the state
+// we keep: one gap per direction instead of a segment list. See docs/flows.md for what that
+// changes. Counts the class and returns it.
+uint8_t FlowMeter::classify(DirExt& x, const DirExt& rx, bool hole_fill, const Decoded& d, uint64_t now,
+                            uint64_t prev_send) {
+    const RttView v = rtt_view(x, rx);
+    const uint64_t since = hole_fill ? x.gap_rel.get() : prev_send;
+    const double recovery = static_cast<double>(now - std::min(now, since == 0 ? 1 : since));
+    const uint32_t end = d.seq + d.payload_len;
+    const bool acked = !hole_fill && (rx.anomaly_flags & flow::kAnomalyAckSeen) != 0 && seq_le(end, rx.last_ack) &&
+                       d.payload_len > 0;
+    const bool same_id = d.ip_version == 4 && d.ip_id == x.last_ip_id && d.seq == x.last_seq;
+    const bool r1b = recovery > v.rto;
+    const bool r2b = rx.dup_acks >= 3 && recovery < v.rto;
+    uint8_t cls = 0;
+    if (d.payload_len == 1 && rx.win_last == 0 && (x.opt_flags & rx.opt_flags & flow::kOptSynSeen) != 0) {
+        cls = flow::kClassFc;  // a window probe
+    } else if (recovery < v.mean && x.last_class != 0) {
+        cls = x.last_class;  // part of the same burst as the previous out-of-sequence segment
+    } else if (!acked) {
+        if (!hole_fill && same_id) {
+            cls = flow::kClassDup;
+        } else if (r1b || r2b) {
+            cls = r2b ? flow::kClassFs : flow::kClassRto;
+        } else if (hole_fill && recovery < v.min) {
+            cls = flow::kClassReor;
+        } else {
+            cls = flow::kClassUnk;
+        }
+    } else if (same_id) {
+        cls = flow::kClassDup;
+    } else if (r1b || r2b) {
+        cls = r2b ? flow::kClassUnfs : flow::kClassUnrto;
+    } else {
+        cls = flow::kClassUnk;
+    }
+    switch (cls) {
+        case flow::kClassRto: ++x.pkts_rto; break;
+        case flow::kClassFs: ++x.pkts_fs; break;
+        case flow::kClassReor: ++x.pkts_reor; break;
+        case flow::kClassDup: ++x.pkts_dup; break;
+        case flow::kClassFc: ++x.pkts_fc; break;
+        case flow::kClassUnrto: ++x.pkts_unrto; break;
+        case flow::kClassUnfs: ++x.pkts_unfs; break;
+        default: ++x.pkts_unk; break;
+    }
+    return cls;
 }
 
 bool FlowMeter::singleton(const Flow& f) {
@@ -560,6 +755,20 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
             o.win_max = x.win_max;
             o.win_min = x.win_min;
             o.win_zero = x.win_zero;
+            // Tstat prints the shift only when both sides offered window scaling.
+            o.window_scale = (x.opt_flags & e.dir[1 - d].opt_flags & flow::kOptWindowScale) != 0 ? x.window_scale : 0;
+            o.cwin_max = x.cwin_max;
+            o.cwin_min = x.cwin_min;
+            o.cwin_ini = x.cwin_ini;
+            o.pkts_rto = x.pkts_rto;
+            o.pkts_fs = x.pkts_fs;
+            o.pkts_reor = x.pkts_reor;
+            o.pkts_dup = x.pkts_dup;
+            o.pkts_unk = x.pkts_unk;
+            o.pkts_fc = x.pkts_fc;
+            o.pkts_unrto = x.pkts_unrto;
+            o.pkts_unfs = x.pkts_unfs;
+            o.syn_retx = (x.anomaly_flags & flow::kAnomalySynRetx) != 0;
         }
     }
 }
@@ -617,6 +826,10 @@ void FlowMeter::finish(Flow& f, EndReason why) {
                 kept.mss = x.mss;
                 kept.window_scale = x.window_scale;
                 kept.opt_flags = x.opt_flags;
+                kept.syn_seq = x.syn_seq;
+                kept.last_ack = x.last_ack;
+                kept.win_last = x.win_last;
+                kept.anomaly_flags = static_cast<uint8_t>(x.anomaly_flags & ~flow::kAnomalySynRetx);
                 x = kept;
             }
         }

@@ -18,6 +18,7 @@
 //   not opened by a SYN, when tcp.midstream is false), flows_active, flows_created, flows_ended,
 //   evictions, records_dropped (no batch to carry them: downstream stalled), table_bytes,
 //   bytes_per_flow (entry + extension + index share, when the table is full),
+//   fragments_attributed (later IP fragments counted in their datagram's flow),
 //   bad_<reason> (packets that could not be decoded, per reason: see proto::Verdict).
 #pragma once
 
@@ -48,12 +49,32 @@ private:
         proto::Verdict verdict = proto::Verdict::kOk;
         bool src_is_lo = true;
         bool metered = false;  // TCP or UDP, decoded
+        bool later_fragment = false;  // a non-first fragment, attributed to its datagram's flow
     };
+    // The ports of recently seen first fragments, so the later fragments of the same datagram
+    // count in its flow (no payload reassembly: ports are all a flow needs). Direct-mapped,
+    // bounded; a fragment whose first fragment was not seen stays unattributed (bad_ip_fragment).
+    struct FragmentPorts {
+        std::array<uint8_t, 16> src{};
+        std::array<uint8_t, 16> dst{};
+        int64_t ts_ns = 0;
+        uint16_t ip_id = 0;
+        uint16_t sport = 0;
+        uint16_t dport = 0;
+        uint8_t ip_version = 0;
+        uint8_t proto = 0;
+    };
+    static constexpr uint32_t kFragmentSlots = 4096;
+    static constexpr int64_t kFragmentTtlNs = 30'000'000'000;  // Linux's ipfrag_time
+    FragmentPorts& fragment_slot(const proto::Decoded& d);
     void decode(const PacketView& p, Decoding& w);
     void packet(const PacketView& p, Decoding& w);
     void tcp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
+    void fragment(flow::Flow* f, const Decoding& w, const PacketView& p);
     void udp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
     static bool singleton(const flow::Flow& f);
+    uint8_t classify(flow::DirExt& x, const flow::DirExt& rx, bool hole_fill, const proto::Decoded& d, uint64_t now,
+                     uint64_t prev_send);
     int64_t deadline(const flow::Flow& f) const;
     void fill_record(const flow::Flow& f, flow::FlowRecord& rec) const;
     void finish(flow::Flow& f, flow::EndReason why);
@@ -72,13 +93,14 @@ private:
 
     std::unique_ptr<flow::FlowTable> table_;
     std::unique_ptr<Decoding[]> work_;  // one per packet of a batch
+    std::unique_ptr<FragmentPorts[]> fragments_;
     std::unique_ptr<flow::FlowBatchPool> pool_;
     flow::FlowBatch* pending_ = nullptr;  // records waiting to be emitted
     int64_t last_ns_ = 0;
     int64_t next_expiry_ns_ = 0;  // packet time at which the wheel next advances
 
     Counter packets_, tcp_packets_, udp_packets_, other_packets_, untracked_tcp_;
-    Counter flows_created_, flows_ended_, evictions_, records_dropped_;
+    Counter flows_created_, flows_ended_, evictions_, records_dropped_, fragments_attributed_;
     Counter bad_[static_cast<int>(proto::Verdict::kCount)];
     std::atomic<uint32_t> active_{0};
 };

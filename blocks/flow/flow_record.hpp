@@ -66,13 +66,25 @@ struct DirStats {
     bool opt_timestamps = false;
     bool opt_sack_permitted = false;
     uint8_t window_scale = 0;
-    uint16_t mss = 0;           // declared in the SYN
+    uint16_t mss = 0;           // last MSS option sent
     uint16_t seg_max = 0;       // largest payload seen
     uint16_t seg_min = 0;       // smallest non-empty payload seen
     uint32_t sack_cnt = 0;      // segments carrying SACK blocks
     uint32_t win_max = 0;       // scaled receive window
     uint32_t win_min = 0;
     uint32_t win_zero = 0;      // zero-window segments
+    uint32_t cwin_max = 0;      // in-flight bytes: sequence reach minus the other side's last ACK
+    uint32_t cwin_min = 0;
+    uint32_t cwin_ini = 0;      // payload sent before the first acknowledgement of data
+    uint32_t pkts_rto = 0;      // out-of-sequence segments by cause (Tstat's classes)
+    uint32_t pkts_fs = 0;
+    uint32_t pkts_reor = 0;
+    uint32_t pkts_dup = 0;
+    uint32_t pkts_unk = 0;
+    uint32_t pkts_fc = 0;
+    uint32_t pkts_unrto = 0;
+    uint32_t pkts_unfs = 0;
+    bool syn_retx = false;      // a SYN (or FIN) retransmitted with another sequence number
 };
 
 struct FlowRecord {

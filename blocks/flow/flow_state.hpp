@@ -131,10 +131,37 @@ struct DirExt {
     uint8_t opt_flags = 0;  // kOpt* below
     uint32_t sack_cnt = 0;
     uint32_t win_max = 0;
-    uint32_t win_min = 0;
+    uint32_t win_min = 0;   // smallest positive
     uint32_t win_zero = 0;
+    uint32_t win_last = 0;  // effective window of this side's last ACK/SYN (window probes)
+    // In-flight estimate: this side's sequence reach minus the other side's last ACK.
+    uint32_t cwin_max = 0;
+    uint32_t cwin_min = 0;
+    uint32_t cwin_ini = 0;  // payload sent before the other side first acknowledged data
+    uint32_t last_ack = 0;  // ack number of this side's last ACK (not RST)
+    uint32_t syn_seq = 0;   // sequence number of this side's SYN
+    uint32_t last_seq = 0;  // sequence number and IP id of this side's last segment (duplicates)
+    uint16_t last_ip_id = 0;
+    uint16_t dup_acks = 0;  // consecutive duplicate ACKs sent by this side
+    U48 gap_rel;            // when this side's open gap was created (ns after start + 1)
+    uint8_t last_class = 0; // class of this side's last segment (kClass*; 0 = in sequence)
+    uint8_t anomaly_flags = 0;  // kAnomaly* below
+    // Out-of-sequence segments by cause (Tstat's classes, docs/flows.md).
+    uint32_t pkts_rto = 0;
+    uint32_t pkts_fs = 0;
+    uint32_t pkts_reor = 0;
+    uint32_t pkts_dup = 0;
+    uint32_t pkts_unk = 0;
+    uint32_t pkts_fc = 0;
+    uint32_t pkts_unrto = 0;
+    uint32_t pkts_unfs = 0;
 };
-inline constexpr uint8_t kOptWindowScale = 1, kOptTimestamps = 2, kOptSackPermitted = 4;
+inline constexpr uint8_t kOptWindowScale = 1, kOptTimestamps = 2, kOptSackPermitted = 4, kOptSynSeen = 8,
+                         kOptFinSeen = 16;
+inline constexpr uint8_t kAnomalyDataAcked = 1, kAnomalySynRetx = 2, kAnomalyAckSeen = 4;
+// Segment classes, in Tstat's numbering.
+inline constexpr uint8_t kClassRto = 1, kClassFs = 2, kClassReor = 3, kClassDup = 4, kClassFc = 5,
+                         kClassUnrto = 6, kClassUnfs = 7, kClassUnk = 8;
 
 struct FlowExt {
     DirExt dir[2];
