@@ -9,6 +9,7 @@ packages=(
   g++ meson ninja-build pkg-config
   libpcap-dev libpugixml-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libdpdk-dev dpdk  # DpdkSource; its tests run on virtual devices
   # tests compare against independent tools
   tshark tcpdump tcptrace
 )

@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <sstream>
 
 namespace weir::testing {
@@ -243,6 +245,76 @@ TEST(Loader, DefaultPolicyIsLosslessForFilesAndDroppingLive) {
     };
     EXPECT_EQ(policy_for("trace"), OverflowPolicy::kBlock);
     EXPECT_EQ(policy_for("live"), OverflowPolicy::kDrop);
+}
+
+TEST(Loader, ReplicateInstallsTheSubPipelineOncePerCore) {
+    const std::string xml = wrap(
+        kSource +
+        "<block id=\"demux\" type=\"FlowDemux\"><params><gates number=\"3\"/></params></block>\n"
+        "<connection src_block=\"src\" src_gate=\"out\" dst_block=\"demux\" dst_gate=\"in_pkt\"/>\n"
+        "<replicate count=\"3\" cores=\"0,0,0\">\n"
+        "<threadpool id=\"w\" num_threads=\"1\"><core number=\"{core}\"/></threadpool>\n"
+        "<block id=\"c\" type=\"PacketCounter\" invocation=\"indirect\" threadpool=\"w\">"
+        "<params><rate period=\"{i}5s\"/></params></block>\n"
+        "<connection src_block=\"demux\" src_gate=\"out_{i}\" dst_block=\"c\" dst_gate=\"in_pkt\"/>\n"
+        "</replicate>\n");
+    auto e = Engine::load_string(xml, "comp.xml");
+    const std::string map = e->thread_map();
+    for (const char* part : {"w.0#0 (core 0): c.0[indirect]", "w.1#0 (core 0): c.1[indirect]",
+                             "w.2#0 (core 0): c.2[indirect]"}) {
+        EXPECT_NE(map.find(part), std::string::npos) << part << " in\n" << map;
+    }
+    ASSERT_EQ(e->connections().size(), 4u);
+    EXPECT_EQ(e->connections()[3].label, "demux.out_2 -> c.2.in_pkt");
+    const std::string dot = e->dot();
+    EXPECT_NE(dot.find("threadpool w.2 (1 threads, cores 0)"), std::string::npos);
+}
+
+TEST(Loader, ReplicateMistakesNameTheirLine) {
+    const std::string body = kSource + "<block id=\"demux\" type=\"FlowDemux\"/>\n"
+                                       "<connection src_block=\"src\" src_gate=\"out\" dst_block=\"demux\" dst_gate=\"in_pkt\"/>\n";
+    expect_error(wrap(body + "<replicate count=\"2\" cores=\"0\">\n</replicate>\n"), 8,
+                 {"lists 1 cores", "expected one per replica"});
+    expect_error(wrap(body + "<replicate count=\"2\" cores=\"0-x\">\n</replicate>\n"), 8,
+                 {"expected core numbers and ranges"});
+    expect_error(wrap(body + "<replicate count=\"0\">\n</replicate>\n"), 8, {"1..1024"});
+    expect_error(wrap(body + "<replicate count=\"2\">\n<source/>\n</replicate>\n"), 9,
+                 {"unexpected <source> in <replicate>"});
+    expect_error(wrap(body + "<replicate count=\"2\">\n<threadpool id=\"w\"><core number=\"{core}\"/></threadpool>\n"
+                             "</replicate>\n"),
+                 9, {"{core} used inside a <replicate> without cores"});
+    // Replica 2 needs out_2, which a 2-output demux lacks: the connection's own line.
+    expect_error(wrap(body + "<replicate count=\"3\">\n<block id=\"c\" type=\"PacketCounter\"/>\n"
+                             "<connection src_block=\"demux\" src_gate=\"out_{i}\" dst_block=\"c\" dst_gate=\"in_pkt\"/>\n"
+                             "</replicate>\n"),
+                 10, {"has no output gate 'out_2'"});
+}
+
+TEST(Loader, ReplicatedTstatWritesTheSameFlowsAsOnePipeline) {
+    // Three meters behind FlowDemux log exactly the lines one meter logs (in another order).
+    const std::string pcap = pcap_dir() + "/netflix.pcap";
+    const auto logs = [&](const std::string& composition, const std::string& extra) {
+        const std::string dir = ::testing::TempDir() + "/replicas-" + composition;
+        std::filesystem::remove_all(dir);
+        const auto r = run_command(engine_binary() + " -q --no-summary " + source_root() + "/compositions/" +
+                                   composition + " -D TRACE=" + pcap + " -D LOGDIR=" + dir + extra);
+        EXPECT_EQ(r.exit_code, 0) << r.out;
+        std::multiset<std::string> lines;
+        for (const auto& folder : std::filesystem::directory_iterator(dir)) {
+            for (const auto& f : std::filesystem::directory_iterator(folder.path())) {
+                std::ifstream in(f.path());
+                std::string l;
+                while (std::getline(in, l)) {
+                    lines.insert(f.path().filename().string() + " " + l);
+                }
+            }
+        }
+        return lines;
+    };
+    const auto one = logs("tstat.xml", "");
+    const auto three = logs("tstat-replicas.xml", " -D REPLICAS=3 -D REPLICA_CORES=0,1,1");
+    EXPECT_GT(one.size(), 50u);
+    EXPECT_EQ(one, three);
 }
 
 TEST(Loader, StartFailureNamesTheBlock) {

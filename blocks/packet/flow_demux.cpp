@@ -2,15 +2,21 @@
 
 #include <flow/flow_table.hpp>
 #include <proto/decode.hpp>
+#include <weir/capture/toeplitz.hpp>
 #include <weir/registry.hpp>
 
 #include <netinet/in.h>
+
+#include <cstring>
 
 namespace weir::blocks {
 
 FlowDemux::FlowDemux(BlockSetup& s) : Block(s) {
     outputs_ = s.param<uint32_t>("gates.number", 2, "number of outputs");
     max_batches_ = s.param<uint32_t>("pool.max_batches", 4096, "output batches in flight at most");
+    rss_ = s.choice("hash.function", "rss", {"rss", "weir"},
+                    "rss: a NIC's symmetric Toeplitz RSS (same output as its queue); weir: the flow table's hash") ==
+           "rss";
     if (outputs_ < 1 || outputs_ > kMaxOutputs) {
         throw ParamError(s.param_input().line, "param 'gates.number' of block '" + s.id() + "' is " +
                                                    std::to_string(outputs_) + ", expected 1..64");
@@ -39,7 +45,7 @@ void FlowDemux::release_source(PacketBatch& batch, void*) noexcept {
     }
 }
 
-uint32_t FlowDemux::output_of(const PacketView& p, uint32_t outputs, bool& is_ip) noexcept {
+uint32_t FlowDemux::output_of(const PacketView& p, uint32_t outputs, bool& is_ip, bool rss) noexcept {
     proto::Decoded d;
     const proto::Verdict v = proto::decode(p.data, p.caplen, p.linktype, d);
     is_ip = d.ip_version != 0 && (v == proto::Verdict::kOk || v == proto::Verdict::kIpFragment ||
@@ -47,13 +53,29 @@ uint32_t FlowDemux::output_of(const PacketView& p, uint32_t outputs, bool& is_ip
     if (!is_ip) {
         return 0;
     }
-    const bool ports = v == proto::Verdict::kOk && (d.l4_proto == IPPROTO_TCP || d.l4_proto == IPPROTO_UDP);
     // Fragments carry no ports after the first: hash every fragment on addresses only, so a
-    // datagram's pieces stay together (at the price of spreading less).
+    // datagram's pieces stay together (at the price of spreading less). NICs do the same.
+    const bool ports = v == proto::Verdict::kOk && (d.l4_proto == IPPROTO_TCP || d.l4_proto == IPPROTO_UDP) &&
+                       !d.fragment;
+    if (rss) {
+        // What the NIC hashes, in its order: source and destination address, then ports.
+        uint8_t in[36];
+        const std::size_t a = d.ip_version == 4 ? 4 : 16;
+        std::memcpy(in, d.src.data(), a);
+        std::memcpy(in + a, d.dst.data(), a);
+        std::size_t n = 2 * a;
+        if (ports) {
+            in[n] = static_cast<uint8_t>(d.sport >> 8);
+            in[n + 1] = static_cast<uint8_t>(d.sport);
+            in[n + 2] = static_cast<uint8_t>(d.dport >> 8);
+            in[n + 3] = static_cast<uint8_t>(d.dport);
+            n += 4;
+        }
+        return capture::rss_queue(capture::ToeplitzTable::symmetric().hash(in, n), outputs);
+    }
     bool lo = false;
-    const flow::CanonicalKey key =
-        flow::make_key(d.ip_version, ports && !d.fragment ? d.l4_proto : 0, d.src,
-                       ports && !d.fragment ? d.sport : 0, d.dst, ports && !d.fragment ? d.dport : 0, lo);
+    const flow::CanonicalKey key = flow::make_key(d.ip_version, ports ? d.l4_proto : 0, d.src, ports ? d.sport : 0,
+                                                  d.dst, ports ? d.dport : 0, lo);
     return flow::hash_key(key) % outputs;
 }
 
@@ -69,7 +91,7 @@ void FlowDemux::receive(InputId, const Message& msg) {
     uint32_t count[kMaxOutputs] = {};
     for (uint32_t i = 0; i < in.size(); ++i) {
         bool is_ip = true;
-        target_[i] = static_cast<uint8_t>(output_of(in[i], outputs_, is_ip));
+        target_[i] = static_cast<uint8_t>(output_of(in[i], outputs_, is_ip, rss_));
         non_ip_.add(is_ip ? 0 : 1);
         ++count[target_[i]];
     }

@@ -4,13 +4,17 @@
 // Invocation: direct or indirect.
 // Params: gates.number   outputs, 1..64 (default 2; Blockmon's RRDemux spells it the same way)
 //         pool.max_batches  output batches in flight at most (default 4096)
+//         hash.function  rss (default): the symmetric Toeplitz hash a NIC's RSS computes (key
+//                        0x6d5a repeated), output = its queue with the default 128-entry
+//                        redirection table, so software fan-out and NIC queues agree; weir: the
+//                        flow table's own hash (flow::hash_key)
 // Gates: in  in_pkt: PacketBatch
 //        out out_0 … out_{N-1} (aliases output0 …): PacketBatch — views into the input batches,
 //            no copies; an empty batch (a clock marker) goes to every output
 // Variables: out_<i> (packets sent to output i), non_ip (packets without an IP 5-tuple, all sent
 //   to output 0), no_batch (packets lost because every output batch was in flight).
-// Hash: flow::hash_key of the canonical 5-tuple of the innermost IP packet (tunnels unwrapped);
-// packets that are not TCP/UDP use ports 0, fragments their addresses only.
+// Hash input: the innermost IP packet (tunnels unwrapped; a NIC would hash the outer header):
+// addresses and TCP/UDP ports; addresses only for other protocols and for fragments.
 #pragma once
 
 #include <weir/block.hpp>
@@ -30,13 +34,14 @@ public:
     void receive(InputId gate, const Message& msg) override;
 
     // The output a packet goes to; exposed so tests can check other paths (e.g. RSS) against it.
-    static uint32_t output_of(const PacketView& p, uint32_t outputs, bool& is_ip) noexcept;
+    static uint32_t output_of(const PacketView& p, uint32_t outputs, bool& is_ip, bool rss = true) noexcept;
 
 private:
     static void release_source(PacketBatch& batch, void*) noexcept;
 
     uint32_t outputs_ = 2;
     uint32_t max_batches_ = 4096;
+    bool rss_ = true;
     std::vector<OutputId> out_;
     std::unique_ptr<BatchPool> pool_;
     std::unique_ptr<Counter[]> sent_;

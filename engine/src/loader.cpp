@@ -494,6 +494,127 @@ struct Loader {
         }
     }
 
+    // <replicate count="N" cores="LIST">: the threadpools, blocks and connections inside are
+    // installed N times. In replica i, ids declared inside get the suffix ".i" (and references
+    // to them follow), "{i}" in any attribute becomes i and "{core}" the i-th core of LIST
+    // (e.g. "1-4" or "1,3,5,7"). Blocks and pools outside keep their ids, so a demux outside
+    // can feed "out_{i}" to each replica and a writer outside can gather them.
+    void load_replicate(const pugi::xml_node& n, const std::set<int>& cores) {
+        check_attributes(n, {"count", "cores"});
+        const long count = integer_attr(n, "count", 1, 1024);
+        std::vector<int> core_list;
+        if (auto a = n.attribute("cores")) {
+            core_list = parse_core_list(n, a.value());
+            if (static_cast<long>(core_list.size()) < count) {
+                fail(n, "<replicate count=\"" + std::to_string(count) + "\"> lists " +
+                            std::to_string(core_list.size()) + " cores in cores=\"" + a.value() +
+                            "\"; expected one per replica");
+            }
+        }
+        std::set<std::string> inner;
+        struct Template {
+            pugi::xml_node node;
+            pugi::xml_attribute attr;
+            std::string text;
+        };
+        std::vector<Template> templates;
+        for (auto c : n.children()) {
+            if (c.type() != pugi::node_element) {
+                continue;
+            }
+            const std::string_view what = c.name();
+            if (what != "threadpool" && what != "block" && what != "connection") {
+                fail(c, "unexpected <" + std::string(what) +
+                            "> in <replicate>; expected <threadpool>, <block> or <connection>");
+            }
+            if (what != "connection" && c.attribute("id")) {
+                inner.insert(c.attribute("id").value());
+            }
+        }
+        const std::function<void(pugi::xml_node)> collect = [&](pugi::xml_node x) {
+            for (auto a : x.attributes()) {
+                templates.push_back({x, a, a.value()});
+            }
+            for (auto c : x.children()) {
+                if (c.type() == pugi::node_element) {
+                    collect(c);
+                }
+            }
+        };
+        for (auto c : n.children()) {
+            if (c.type() == pugi::node_element) {
+                collect(c);
+            }
+        }
+        for (long i = 0; i < count; ++i) {
+            const std::string index = std::to_string(i);
+            for (auto& [node, attr, text] : templates) {
+                std::string v = text;
+                for (std::size_t at; (at = v.find("{i}")) != std::string::npos;) {
+                    v.replace(at, 3, index);
+                }
+                for (std::size_t at; (at = v.find("{core}")) != std::string::npos;) {
+                    if (core_list.empty()) {
+                        fail(node, "{core} used inside a <replicate> without cores=\"…\"");
+                    }
+                    v.replace(at, 6, std::to_string(core_list[static_cast<std::size_t>(i)]));
+                }
+                const std::string_view an = attr.name();
+                const std::string_view parent = node.name();
+                const bool declares = an == "id" && (parent == "block" || parent == "threadpool");
+                const bool refers = an == "src_block" || an == "dst_block" || (an == "threadpool" && parent == "block");
+                if ((declares || refers) && inner.count(text) != 0) {
+                    v += "." + index;
+                }
+                attr.set_value(v.c_str());
+            }
+            for (auto c : n.children()) {
+                if (c.type() != pugi::node_element) {
+                    continue;
+                }
+                const std::string_view what = c.name();
+                if (what == "threadpool") {
+                    load_threadpool(c, cores);
+                } else if (what == "block") {
+                    load_block(c);
+                } else {
+                    load_connection(c);
+                }
+            }
+        }
+        for (auto& t : templates) {
+            t.attr.set_value(t.text.c_str());
+        }
+    }
+
+    std::vector<int> parse_core_list(const pugi::xml_node& n, std::string_view text) const {
+        std::vector<int> out;
+        std::size_t pos = 0;
+        while (pos <= text.size()) {
+            const std::size_t comma = std::min(text.find(',', pos), text.size());
+            const std::string_view item = text.substr(pos, comma - pos);
+            const std::size_t dash = item.find('-');
+            int lo = -1;
+            int hi = -1;
+            const auto num = [](std::string_view t, int& v) {
+                auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+                return ec == std::errc() && p == t.data() + t.size() && v >= 0 && v < CPU_SETSIZE;
+            };
+            const bool ok = dash == std::string_view::npos
+                                ? num(item, lo) && num(item, hi)
+                                : num(item.substr(0, dash), lo) && num(item.substr(dash + 1), hi) && lo <= hi;
+            if (!ok) {
+                fail(n, "<replicate cores=\"" + std::string(text) +
+                            "\">: expected core numbers and ranges, e.g. 1-4 or 1,3,5");
+            }
+            for (int c = lo; c <= hi; ++c) {
+                out.push_back(c);
+            }
+            pos = comma + 1;
+        }
+        return out;
+    }
+
     std::map<BlockState*, OverflowPolicy> blocking_modes;
     std::vector<PendingLink> pending;
 };
@@ -562,9 +683,11 @@ void load_composition(EngineImpl& impl, std::string_view xml_in, const std::stri
                     ld.load_block(n);
                 } else if (what == "connection") {
                     ld.load_connection(n);
+                } else if (what == "replicate") {
+                    ld.load_replicate(n, cores);
                 } else {
                     ld.fail(n, "unexpected <" + std::string(what) +
-                                   "> in <install>; expected <threadpool>, <block> or <connection>");
+                                   "> in <install>; expected <threadpool>, <block>, <connection> or <replicate>");
                 }
             }
         } else {
