@@ -139,7 +139,7 @@ TEST(Loader, CoreThatDoesNotExist) {
 }
 
 TEST(Loader, UnknownElementsAndAttributes) {
-    expect_error(wrap("<blok id=\"x\"/>\n"), 5, {"unexpected <blok>", "expected <threadpool>, <block> or <connection>"});
+    expect_error(wrap("<blok id=\"x\"/>\n"), 5, {"unexpected <blok>", "expected <threadpool>, <block>, <connection> or <replicate>"});
     expect_error(wrap("<block id=\"c\" type=\"Null\" colour=\"red\"/>\n"), 5,
                  {"no attribute 'colour'"});
     expect_error("<composition id=\"t\">\n<general><clock type=\"sundial\"/></general>\n<install/>\n</composition>\n",

@@ -191,7 +191,8 @@ Block::RunResult DpdkSource::run() {
 
 std::optional<SourceProgress> DpdkSource::progress() const {
     const auto st = capture_->stats();
-    return SourceProgress{st.packets, st.bytes, -1.0};
+    const auto dev = capture_->device_stats();  // per port: DPDK has no per-queue drop counters
+    return SourceProgress{st.packets, st.bytes, -1.0, dev.imissed + dev.rx_nombuf, dev.ierrors};
 }
 
 }  // namespace weir::blocks

@@ -104,7 +104,7 @@ void PcapSource::flush() {
 
 std::optional<SourceProgress> PcapSource::progress() const {
     const auto st = capture_->stats();
-    return SourceProgress{st.packets, st.bytes, capture_->progress()};
+    return SourceProgress{st.packets, st.bytes, capture_->progress(), st.kernel_drops + st.if_drops, 0};
 }
 
 }  // namespace weir::blocks

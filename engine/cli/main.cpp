@@ -145,6 +145,13 @@ public:
                     os << " ETA " << duration_text(elapsed * (1 - f) / f);
                 }
             }
+            // Capture-side losses, whenever there are any (rings report their own below).
+            if (s.progress.drops > 0) {
+                os << " capture drops " << s.progress.drops;
+            }
+            if (s.progress.errors > 0) {
+                os << " errors " << s.progress.errors;
+            }
             last = {elapsed, s.progress.packets, s.progress.bytes};
         }
         for (const auto& c : engine_.connections()) {

@@ -106,6 +106,8 @@ struct SourceProgress {
     uint64_t packets = 0;
     uint64_t bytes = 0;
     double fraction = -1.0;  // 0..1 for files, negative when unknown (live capture)
+    uint64_t drops = 0;      // lost before we read them: kernel buffer, interface, NIC (imissed, no mbuf)
+    uint64_t errors = 0;     // received damaged (NIC ierrors)
 };
 
 // A mistake in a block's params, raised while the block is constructed.
