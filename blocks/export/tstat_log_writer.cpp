@@ -1,4 +1,5 @@
 #include "tstat_log_writer.hpp"
+#include "ip_text.hpp"
 
 #include <weir/registry.hpp>
 
@@ -69,26 +70,6 @@ std::string sets_text(unsigned sets) {
 const char* const kUdpSide[] = {"ip", "port", "first_abs", "durat", "bytes_all", "pkts_all", "isint", "iscrypto",
                                 "type"};
 
-std::string ip_text(uint8_t version, const std::array<uint8_t, 16>& a) {
-    if (version == 4) {
-        // Dotted quad by hand: inet_ntop goes through sprintf, and this runs twice per line.
-        std::string out;
-        out.reserve(15);
-        for (std::size_t i = 0; i < 4; ++i) {
-            char digits[4];
-            const auto r = std::to_chars(digits, digits + sizeof digits, a[i]);
-            out.append(digits, r.ptr);
-            if (i < 3) {
-                out += '.';
-            }
-        }
-        return out;
-    }
-    char buf[INET6_ADDRSTRLEN];
-    inet_ntop(version == 6 ? AF_INET6 : AF_INET, a.data(), buf, sizeof buf);
-    return buf;
-}
-
 // Line building without printf: std::to_chars, and exact fixed-point for times kept in ns.
 struct Line {
     std::string s;
@@ -106,14 +87,17 @@ struct Line {
             ns = -ns;
         }
         num(ns / 1'000'000);
-        char frac[8];
-        int64_t f = ns % 1'000'000;
-        for (int i = 5; i >= 0; --i) {
-            frac[i] = static_cast<char>('0' + f % 10);
-            f /= 10;
-        }
-        s += '.';
-        s.append(frac, 6);
+        static constexpr char kPairs[] =
+            "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+            "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+            "8081828384858687888990919293949596979899";
+        const auto f = static_cast<uint32_t>(ns % 1'000'000);
+        char frac[7];
+        frac[0] = '.';
+        std::memcpy(frac + 1, kPairs + 2 * (f / 10000), 2);
+        std::memcpy(frac + 3, kPairs + 2 * (f / 100 % 100), 2);
+        std::memcpy(frac + 5, kPairs + 2 * (f % 100), 2);
+        s.append(frac, 7);
     }
     void fixed6(double v) {
         char b[64];

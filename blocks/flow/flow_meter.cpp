@@ -276,12 +276,14 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     if (p.ts_ns > f->last_ns()) {
         f->last_rel.set(static_cast<uint64_t>(p.ts_ns - f->first_ns));
     }
+    FlowExt* ext = nullptr;
     if (extended_) {
-        ttl(table_->ext<FlowExt>(f).dir[dir], d.ttl, f->dir[dir].pkts_all == 0);
+        ext = &table_->ext<FlowExt>(f);
+        ttl(ext->dir[dir], d.ttl, f->dir[dir].pkts_all == 0);
     }
     if (is_tcp) {
         tcp_packets_.add(1);
-        tcp(*f, dir, d, p);  // may finish (and erase) the flow
+        tcp(*f, ext, dir, d, p);  // may finish (and erase) the flow
     } else {
         udp_packets_.add(1);
         udp(*f, dir, d, p);
@@ -355,18 +357,13 @@ enum class SegKind : uint8_t { kNone, kInSequence, kRetransmission, kHoleFill, k
 
 }  // namespace
 
-void FlowMeter::tcp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
+void FlowMeter::tcp(Flow& f, FlowExt* ext, int dir, const Decoded& d, const PacketView& p) {
     DirCore& s = f.dir[dir];
     DirCore& r = f.dir[1 - dir];
     uint8_t& t = f.seq_flags[dir];
     uint8_t& rt = f.seq_flags[1 - dir];
-    DirExt* x = nullptr;
-    DirExt* rx = nullptr;
-    if (extended_) {
-        FlowExt& e = table_->ext<FlowExt>(&f);
-        x = &e.dir[dir];
-        rx = &e.dir[1 - dir];
-    }
+    DirExt* x = ext != nullptr ? &ext->dir[dir] : nullptr;
+    DirExt* rx = ext != nullptr ? &ext->dir[1 - dir] : nullptr;
     const uint8_t fl = d.tcp_flags;
     const bool syn = (fl & proto::kSyn) != 0;
     const bool fin = (fl & proto::kFin) != 0;
@@ -652,22 +649,6 @@ uint8_t FlowMeter::classify(DirExt& x, const DirExt& rx, bool hole_fill, const D
         default: ++x.pkts_unk; break;
     }
     return cls;
-}
-
-bool FlowMeter::singleton(const Flow& f) {
-    const DirCore& c = f.dir[0];
-    const DirCore& sv = f.dir[1];
-    return f.key.proto == IPPROTO_TCP ? (sv.pkts_all == 0 && c.pkts_all == c.syn_cnt)
-                                      : (c.pkts_all + sv.pkts_all == 1);
-}
-
-int64_t FlowMeter::deadline(const Flow& f) const {
-    const int64_t idle = singleton(f) ? singleton_ns_ : (f.key.proto == IPPROTO_TCP ? tcp_idle_ns_ : udp_idle_ns_);
-    int64_t d = f.last_ns() + idle;
-    if (active_ns_ > 0) {
-        d = std::min(d, f.first_ns + active_ns_);
-    }
-    return d;
 }
 
 void FlowMeter::expire(int64_t now_ns) {

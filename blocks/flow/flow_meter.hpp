@@ -29,6 +29,7 @@
 #include <weir/block.hpp>
 #include <weir/packet.hpp>
 
+#include <algorithm>
 #include <memory>
 
 namespace weir::blocks {
@@ -69,13 +70,23 @@ private:
     FragmentPorts& fragment_slot(const proto::Decoded& d);
     void decode(const PacketView& p, Decoding& w);
     void packet(const PacketView& p, Decoding& w);
-    void tcp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
+    void tcp(flow::Flow& f, flow::FlowExt* ext, int dir, const proto::Decoded& d, const PacketView& p);
     void fragment(flow::Flow* f, const Decoding& w, const PacketView& p);
     void udp(flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
-    static bool singleton(const flow::Flow& f);
+    // Tstat's singletons: a TCP flow of SYNs only, a UDP flow of one packet (on every packet:
+    // inline).
+    static bool singleton(const flow::Flow& f) {
+        const flow::DirCore& c = f.dir[0];
+        const flow::DirCore& sv = f.dir[1];
+        return f.key.proto == 6 ? (sv.pkts_all == 0 && c.pkts_all == c.syn_cnt) : (c.pkts_all + sv.pkts_all == 1);
+    }
     uint8_t classify(flow::DirExt& x, const flow::DirExt& rx, bool hole_fill, const proto::Decoded& d, uint64_t now,
                      uint64_t prev_send);
-    int64_t deadline(const flow::Flow& f) const;
+    int64_t deadline(const flow::Flow& f) const {
+        const int64_t idle = singleton(f) ? singleton_ns_ : (f.key.proto == 6 ? tcp_idle_ns_ : udp_idle_ns_);
+        const int64_t d = f.last_ns() + idle;
+        return active_ns_ > 0 ? std::min(d, f.first_ns + active_ns_) : d;
+    }
     void fill_record(const flow::Flow& f, flow::FlowRecord& rec) const;
     void finish(flow::Flow& f, flow::EndReason why);
     void expire(int64_t now_ns);

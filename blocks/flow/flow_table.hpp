@@ -24,8 +24,8 @@ class FlowTable {
 public:
     static constexpr uint32_t kWheelSlots = 4096;  // seconds covered by one turn of the wheel
 
-    // `ext_size` bytes of optional per-flow state (FlowExt) are reserved beside each flow when
-    // non-zero; they are zeroed when a flow is inserted.
+    // `ext_size` bytes of optional per-flow state (FlowExt) follow each flow in the same entry
+    // when non-zero (one region, so a packet's lines are neighbours); zeroed on insert.
     explicit FlowTable(uint32_t capacity, std::size_t ext_size = 0);
     ~FlowTable();
     FlowTable(const FlowTable&) = delete;
@@ -38,7 +38,11 @@ public:
     void prefetch_flow(uint32_t hash) const noexcept {
         const uint32_t f = slots_[hash & mask_].flow;
         if (f != 0) {
-            __builtin_prefetch(&flows_[f - 1], 1, 3);
+            // Every line of the entry: a TCP packet reads and writes both directions' state.
+            const auto* p = reinterpret_cast<const char*>(&at(f - 1));
+            for (std::size_t off = 0; off < stride_; off += 64) {
+                __builtin_prefetch(p + off, 1, 3);
+            }
         }
     }
     // nullptr when the table is full.
@@ -53,7 +57,7 @@ public:
     void advance(int64_t now_ns, OnDue&& on_due);
     template <class Ext>
     Ext& ext(const Flow* f) noexcept {
-        return *reinterpret_cast<Ext*>(ext_ + static_cast<std::size_t>(index_of(f)) * ext_size_);
+        return *reinterpret_cast<Ext*>(reinterpret_cast<uint8_t*>(const_cast<Flow*>(f)) + sizeof(Flow));
     }
     // The flow that has waited longest in the wheel ahead of now (for eviction); nullptr if empty.
     Flow* oldest() noexcept;
@@ -68,22 +72,25 @@ public:
     double bytes_per_flow() const noexcept { return static_cast<double>(bytes_reserved()) / capacity_; }
 
 private:
-    uint32_t index_of(const Flow* f) const noexcept { return static_cast<uint32_t>(f - flows_); }
+    Flow& at(uint32_t i) const noexcept { return *reinterpret_cast<Flow*>(entries_ + static_cast<std::size_t>(i) * stride_); }
+    uint32_t index_of(const Flow* f) const noexcept {
+        return static_cast<uint32_t>(static_cast<std::size_t>(reinterpret_cast<const uint8_t*>(f) - entries_) / stride_);
+    }
     void unlink(Flow* f) noexcept;
     void link(Flow* f, uint16_t slot) noexcept;
 
     uint32_t capacity_;
     uint32_t mask_;
-    Flow* flows_;              // capacity_ flows, allocated lazily by the kernel
     std::size_t ext_size_;
-    uint8_t* ext_;             // capacity_ * ext_size_ bytes, or nullptr
+    std::size_t stride_;       // sizeof(Flow) + ext_size_, rounded up to 8
+    uint8_t* entries_;         // capacity_ entries, allocated lazily by the kernel
     // Index and hash side by side: one cache miss per probe, then one for the flow.
     struct Slot {
         uint32_t flow;  // flow index + 1, 0 = empty
         uint32_t tag;   // the flow's hash
     };
     Slot* slots_;
-    uint32_t high_water_ = 0;  // flows_[i] for i >= high_water_ were never used
+    uint32_t high_water_ = 0;  // entries at or above it were never used
     uint32_t free_head_ = 0;   // free list through wheel_next (index + 1)
     uint32_t size_ = 0;
     uint32_t wheel_[kWheelSlots] = {};  // list heads (index + 1)
@@ -107,7 +114,7 @@ void FlowTable::advance(int64_t now_ns, OnDue&& on_due) {
         uint32_t it = wheel_[slot];
         wheel_[slot] = 0;  // detach: flows that stay are linked again below
         while (it != 0) {
-            Flow* f = &flows_[it - 1];
+            Flow* f = &at(it - 1);
             it = f->wheel_next;
             f->wheel_next = f->wheel_prev = 0;
             f->wheel_slot = 0xffff;
@@ -123,8 +130,8 @@ void FlowTable::advance(int64_t now_ns, OnDue&& on_due) {
 template <class Fn>
 void FlowTable::for_each(Fn&& fn) {
     for (uint32_t i = 0; i < high_water_; ++i) {
-        if (flows_[i].in_use()) {
-            fn(&flows_[i]);
+        if (at(i).in_use()) {
+            fn(&at(i));
         }
     }
 }
