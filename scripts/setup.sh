@@ -9,6 +9,7 @@ packages=(
   g++ meson ninja-build pkg-config
   libpcap-dev libpugixml-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev  # blocks/classify: JA3/JA4 hashes, QUIC Initial decryption (libcrypto)
   libdpdk-dev dpdk  # DpdkSource; its tests run on virtual devices
   # tests compare against independent tools
   tshark tcpdump tcptrace

@@ -1,0 +1,771 @@
+#include "classify/classifier.hpp"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace weir::classify {
+
+std::string_view to_string(App a) {
+    static constexpr std::string_view kNames[] = {"unknown", "http", "tls",  "ssh",  "smtp", "pop3",
+                                                  "imap",    "bittorrent", "dns", "quic", "stun", "dtls",
+                                                  "sip",     "rtp",  "rtcp", "utp",  "bt-dht", "ssdp"};
+    static_assert(std::size(kNames) == static_cast<size_t>(App::kCount));
+    const auto i = static_cast<size_t>(a);
+    return i < std::size(kNames) ? kNames[i] : "?";
+}
+
+// A reassembly slot: the first bytes of both directions, or (QUIC) the client's CRYPTO stream.
+struct Classifier::Slot {
+    alignas(8) uint8_t stream[2][kStreamBytes];
+    QuicCryptoBuffer* quic() noexcept { return std::launder(reinterpret_cast<QuicCryptoBuffer*>(stream)); }
+};
+static_assert(sizeof(QuicCryptoBuffer) <= 2 * Classifier::kStreamBytes);
+
+namespace {
+
+constexpr uint8_t kContRtp = 1, kContRtcp = 2, kContUtp = 3;
+
+bool starts_with(const uint8_t* p, size_t n, std::string_view s) {
+    return n >= s.size() && std::memcmp(p, s.data(), s.size()) == 0;
+}
+
+// Case-insensitive search of an ASCII word in the first line of a payload.
+bool first_line_has(const uint8_t* p, size_t n, std::string_view word) {
+    const size_t lim = std::min<size_t>(n, 256);
+    for (size_t i = 0; i + word.size() <= lim && p[i] != '\n'; ++i) {
+        size_t k = 0;
+        while (k < word.size() && (p[i + k] | 0x20) == (word[k] | 0x20)) {
+            ++k;
+        }
+        if (k == word.size()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool is_mail(App a) { return a == App::kSmtp || a == App::kPop3 || a == App::kImap; }
+
+bool bittorrent_handshake(const uint8_t* p, size_t n) {
+    static constexpr char kBt[] = "\x13" "BitTorrent protocol";
+    return starts_with(p, n, std::string_view(kBt, 20));
+}
+
+bool sip_start(const uint8_t* p, size_t n) {
+    static constexpr std::string_view kMethods[] = {"INVITE ", "REGISTER ", "OPTIONS ", "ACK ",    "BYE ",
+                                                    "CANCEL ", "SUBSCRIBE ", "NOTIFY ", "MESSAGE ", "INFO ",
+                                                    "PRACK ",  "UPDATE ",   "REFER ",  "PUBLISH "};
+    if (starts_with(p, n, "SIP/2.0 ")) {
+        return true;
+    }
+    for (const std::string_view m : kMethods) {
+        if (starts_with(p, n, m)) {
+            return starts_with(p + m.size(), n - m.size(), "sip:") || starts_with(p + m.size(), n - m.size(), "sips:");
+        }
+    }
+    return false;
+}
+
+bool stun_message(const uint8_t* p, size_t n) {
+    if (n < 20 || (p[0] & 0xc0) != 0) {
+        return false;
+    }
+    const size_t len = size_t{p[2]} << 8 | p[3];
+    return len % 4 == 0 && len + 20 == n && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 && p[7] == 0x42;
+}
+
+bool bt_dht(const uint8_t* p, size_t n) {
+    if (n < 12 || p[0] != 'd' || p[n - 1] != 'e') {
+        return false;
+    }
+    const std::string_view s(reinterpret_cast<const char*>(p), n);
+    return s.starts_with("d1:") && (s.find("1:y1:q") != std::string_view::npos ||
+                                    s.find("1:y1:r") != std::string_view::npos ||
+                                    s.find("1:y1:e") != std::string_view::npos);
+}
+
+bool gquic_version(uint32_t v) {
+    // "Q0dd" (Google QUIC crypto) or "T0dd" (Google QUIC with TLS), dd decimal digits.
+    const auto digit = [](uint32_t c) { return c >= '0' && c <= '9'; };
+    return ((v >> 16) == 0x5130 || (v >> 16) == 0x5430) && digit(v >> 8 & 0xff) && digit(v & 0xff);
+}
+
+// Google QUIC before Q046: public header with the version flag (0x01) and the version after an
+// optional 8-byte connection id. Returns the version or 0.
+uint32_t gquic_public_header_version(const uint8_t* p, size_t n) {
+    if (n < 13 || (p[0] & 0x80) != 0 || (p[0] & 0x01) == 0) {
+        return 0;
+    }
+    const size_t off = (p[0] & 0x08) != 0 ? 9 : 1;
+    const uint32_t v = uint32_t{p[off]} << 24 | uint32_t{p[off + 1]} << 16 | uint32_t{p[off + 2]} << 8 | p[off + 3];
+    return gquic_version(v) ? v : 0;
+}
+
+// A chain of whole TLS records (any content type, TLS 1.0-1.3 record version) covering the
+// payload: a TLS stream seen mid-connection (application data, alerts) without its handshake.
+bool tls_record_chain(const uint8_t* p, size_t n) {
+    size_t pos = 0;
+    int records = 0;
+    while (pos < n) {
+        if (n - pos < 5 || p[pos] < 20 || p[pos] > 23 || p[pos + 1] != 3 || p[pos + 2] < 1 || p[pos + 2] > 4) {
+            return false;
+        }
+        const size_t len = size_t{p[pos + 3]} << 8 | p[pos + 4];
+        if (len == 0 || len > 16384 + 2048) {
+            return false;
+        }
+        pos += 5 + len;
+        ++records;
+    }
+    return records != 0 && pos == n;
+}
+
+}  // namespace
+
+App app_for_port(uint8_t proto, uint16_t port) noexcept {
+    if (proto == IPPROTO_TCP) {
+        switch (port) {
+        case 80: case 8080: return App::kHttp;
+        case 443: case 8443: case 465: case 993: case 995: return App::kTls;
+        case 22: return App::kSsh;
+        case 25: case 587: return App::kSmtp;
+        case 110: return App::kPop3;
+        case 143: return App::kImap;
+        case 53: return App::kDns;
+        default: return port >= 6881 && port <= 6889 ? App::kBitTorrent : App::kUnknown;
+        }
+    }
+    if (proto == IPPROTO_UDP) {
+        switch (port) {
+        case 53: case 5353: case 5355: return App::kDns;
+        case 443: return App::kQuic;
+        case 3478: case 19302: return App::kStun;
+        case 5060: return App::kSip;
+        case 5684: return App::kDtls;
+        default: return port >= 6881 && port <= 6889 ? App::kBtDht : App::kUnknown;
+        }
+    }
+    return App::kUnknown;
+}
+
+Classifier::Classifier(size_t reassembly_slots)
+    : slots_(new Slot[reassembly_slots]),
+      free_(new uint32_t[reassembly_slots]),
+      slots_total_(reassembly_slots),
+      free_count_(reassembly_slots),
+      quic_scratch_(new QuicScratch),
+      quic_crypto_(new QuicCryptoBuffer),
+      handshake_(new uint8_t[kStreamBytes]) {
+    for (size_t i = 0; i < reassembly_slots; ++i) {
+        free_[i] = static_cast<uint32_t>(reassembly_slots - 1 - i);
+    }
+}
+
+Classifier::~Classifier() = default;
+
+uint32_t Classifier::acquire() noexcept {
+    if (free_count_ == 0) {
+        ++slots_exhausted_;
+        return UINT32_MAX;
+    }
+    return free_[--free_count_];
+}
+
+void Classifier::release(ClassifierState& s) noexcept {
+    if (s.slot != UINT32_MAX) {
+        free_[free_count_++] = s.slot;
+        s.slot = UINT32_MAX;
+    }
+    s.buffered[0] = s.buffered[1] = 0;
+}
+
+void Classifier::init(ClassifierState& s, uint8_t proto, uint16_t client_port, uint16_t server_port) noexcept {
+    s = ClassifierState{};
+    s.proto = proto;
+    s.client_port = client_port;
+    s.server_port = server_port;
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+        s.flags = kFlagDone;
+    }
+}
+
+void Classifier::update_done(ClassifierState& s) noexcept {
+    if (s.dir_final[0] && s.dir_final[1]) {
+        s.flags |= kFlagDone;
+        release(s);
+    }
+}
+
+void Classifier::finalize(ClassifierState& s, int d) noexcept {
+    s.dir_final[d] = true;
+    s.buffered[d] = 0;
+    if (s.slot != UINT32_MAX && s.buffered[d ^ 1] == 0 && s.app != App::kQuic) {
+        release(s);
+    }
+    update_done(s);
+}
+
+void Classifier::finish(ClassifierState& s) noexcept {
+    // A message still waiting for its next segment: take what arrived (e.g. a cut ClientHello).
+    for (int d = 0; d < 2; ++d) {
+        if (s.proto == IPPROTO_TCP && s.buffered[d] != 0 && s.slot != UINT32_MAX && !s.dir_final[d]) {
+            s.flags |= kFlagHelloCut;
+            tcp_stream(s, d, slots_[s.slot].stream[d], s.buffered[d], true);
+        }
+    }
+    if (s.proto == IPPROTO_UDP && s.app == App::kQuic && s.slot != UINT32_MAX && !s.dir_final[0]) {
+        QuicCryptoBuffer& crypto = *slots_[s.slot].quic();
+        if (parse_client_hello(crypto.data, crypto.contiguous(), client_hello_, TlsTransport::kQuic) != ParseStatus::kInvalid) {
+            s.flags |= kFlagHelloCut;
+            take_client_hello(s, client_hello_);
+        }
+    }
+    if (s.app == App::kUnknown) {
+        // The server's port; failing that the client's (a flow first seen mid-stream from the
+        // server gets its sides the wrong way round).
+        App by_port = app_for_port(s.proto, s.server_port);
+        if (by_port == App::kUnknown) {
+            by_port = app_for_port(s.proto, s.client_port);
+        }
+        if (by_port != App::kUnknown) {
+            s.app = by_port;
+            s.flags |= kFlagByPort;
+        }
+    }
+    release(s);
+    s.flags |= kFlagDone;
+}
+
+void Classifier::classify(ClassifierState& s, int direction, const uint8_t* payload, size_t len,
+                          uint32_t tcp_seq) noexcept {
+    const int d = direction != 0 ? 1 : 0;
+    if (s.done() || len == 0 || s.dir_final[d]) {
+        return;
+    }
+    if (s.proto == IPPROTO_TCP) {
+        tcp(s, d, payload, len, tcp_seq);
+    } else {
+        udp(s, d, payload, len);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata
+
+void Classifier::take_client_hello(ClassifierState& s, const TlsClientHello& h) noexcept {
+    if (s.name.empty() && !h.sni.empty()) {
+        s.name.assign(h.sni.view());
+        s.name.truncated = s.name.truncated || h.sni.truncated;
+    }
+    s.tls_version[0] = h.max_version;
+    s.alpn_bits[0] = h.alpn_bits;
+    if (s.alpn.empty() && !h.alpn.empty()) {
+        const std::string_view all = h.alpn.view();
+        s.alpn.assign(all.substr(0, all.find(',')));
+    }
+    s.ja3.assign(h.ja3.view());
+    s.ja4.assign(h.ja4.view());
+    s.tls_session = static_cast<uint8_t>(s.tls_session | (h.session_id_len != 0 ? kTlsSessionId : 0) |
+                                         (h.psk ? kTlsPskExt : 0) | (h.early_data ? kTlsEarlyData : 0) |
+                                         (h.session_ticket ? kTlsTicketExt : 0));
+}
+
+void Classifier::take_server_hello(ClassifierState& s, const TlsServerHello& h) noexcept {
+    s.tls_version[1] = h.version;
+    s.tls_cipher = h.cipher;
+    s.alpn_bits[1] = h.alpn_bits;
+    if (!h.alpn.empty()) {
+        s.alpn.assign(h.alpn.view());
+    }
+    s.tls_session = static_cast<uint8_t>(s.tls_session | (h.psk ? kTlsServerPsk : 0) |
+                                         (h.hello_retry ? kTlsHelloRetry : 0));
+}
+
+void Classifier::take_http(ClassifierState& s, const HttpMessage& m) noexcept {
+    s.con_t |= kConHttp;
+    if (s.app == App::kUnknown) {
+        s.app = App::kHttp;
+    }
+    if (m.request) {
+        if (s.http_method == HttpMethod::kNone) {
+            s.http_method = m.method;
+            s.http_t = m.method == HttpMethod::kGet ? kHttpGet : m.method == HttpMethod::kPost ? kHttpPost : 0;
+        }
+        if (s.name.empty() && !m.host.empty()) {
+            s.name.assign(m.host.view());
+        }
+    } else if (s.http_status == 0) {
+        s.http_status = m.status;
+    }
+}
+
+void Classifier::take_dns(ClassifierState& s, const DnsMessage& m) noexcept {
+    s.app = App::kDns;
+    if (s.name.empty() && !m.qname.empty()) {
+        s.name.assign(m.qname.view());
+    }
+    if (s.dns_qtype == 0) {
+        s.dns_qtype = m.qtype;
+    }
+    if (m.response) {
+        s.dns_rcode = m.rcode;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP
+
+void Classifier::tcp(ClassifierState& s, int d, const uint8_t* p, size_t n, uint32_t seq) noexcept {
+    const bool watching = is_mail(s.app) && (s.flags & kFlagStartTls) == 0;
+    const uint8_t budget = is_mail(s.app) ? kMaxMailSegments : kMaxTcpSegments;
+    ++s.pkts[d];
+    const bool last = s.pkts[d] >= budget;
+    if (s.buffered[d] != 0 && s.slot != UINT32_MAX) {
+        // Continuing a message cut at a segment boundary: in-order bytes only.
+        const auto delta = static_cast<int32_t>(seq - s.next_seq[d]);
+        uint8_t* buf = slots_[s.slot].stream[d];
+        if (delta > 0) {
+            s.flags |= kFlagHelloCut;  // a gap: classify what we have
+            tcp_stream(s, d, buf, s.buffered[d], true);
+            finalize(s, d);
+            return;
+        }
+        if (delta < 0) {
+            const auto skip = static_cast<size_t>(-static_cast<int64_t>(delta));
+            if (skip >= n) {
+                --s.pkts[d];  // a retransmission brings nothing new
+                return;
+            }
+            p += skip;
+            n -= skip;
+        }
+        const size_t take = std::min(n, kStreamBytes - s.buffered[d]);
+        std::memcpy(buf + s.buffered[d], p, take);
+        s.buffered[d] = static_cast<uint16_t>(s.buffered[d] + take);
+        s.next_seq[d] += static_cast<uint32_t>(n);
+        const bool full = s.buffered[d] == kStreamBytes;
+        const Step st = tcp_stream(s, d, buf, s.buffered[d], last || full);
+        if (st == Step::kMore && !(last || full)) {
+            return;
+        }
+        if (full && st == Step::kMore) {
+            s.flags |= kFlagHelloCut;
+        }
+        s.buffered[d] = 0;
+        if (st == Step::kDone || last) {
+            finalize(s, d);
+        }
+        return;
+    }
+    const Step st = tcp_stream(s, d, p, n, last);
+    if (st == Step::kMore) {
+        if (s.slot == UINT32_MAX) {
+            s.slot = acquire();
+        }
+        if (s.slot == UINT32_MAX) {
+            s.flags |= kFlagHelloCut;
+            tcp_stream(s, d, p, n, true);
+            finalize(s, d);
+            return;
+        }
+        const size_t take = std::min(n, kStreamBytes);
+        std::memcpy(slots_[s.slot].stream[d], p, take);
+        s.buffered[d] = static_cast<uint16_t>(take);
+        s.next_seq[d] = seq + static_cast<uint32_t>(n);
+        return;
+    }
+    if (st == Step::kDone || last || (s.app != App::kUnknown && !watching && !is_mail(s.app))) {
+        finalize(s, d);
+    }
+}
+
+Classifier::Step Classifier::tcp_stream(ClassifierState& s, int d, const uint8_t* p, size_t n, bool last) noexcept {
+    // TLS: a handshake record, maybe after an alert (also after STARTTLS).
+    if (p[0] >= 20 && p[0] <= 22 && looks_like_tls_record(p, n) && (s.app == App::kUnknown || s.app == App::kTls ||
+                                                      (s.flags & kFlagStartTls) != 0)) {
+        const TlsRecordScan scan = tls_handshake_from_records(p, n, handshake_.get(), kStreamBytes);
+        if (scan.status != ParseStatus::kInvalid) {
+            const ParseStatus st = d == 0 ? parse_client_hello(handshake_.get(), scan.handshake_len, client_hello_)
+                                          : parse_server_hello(handshake_.get(), scan.handshake_len, server_hello_);
+            if (st == ParseStatus::kTruncated && !last) {
+                return Step::kMore;
+            }
+            if (st != ParseStatus::kInvalid) {
+                if (st == ParseStatus::kTruncated) {
+                    s.flags |= kFlagHelloCut;
+                }
+                s.con_t |= kConTls;
+                if (s.app == App::kUnknown) {
+                    s.app = App::kTls;
+                }
+                if (d == 0) {
+                    take_client_hello(s, client_hello_);
+                } else {
+                    take_server_hello(s, server_hello_);
+                }
+                return Step::kDone;
+            }
+        }
+    }
+    // SSLv2-format ClientHello (RFC 6101 E.2 / RFC 5246 E.2): 2-byte length with the top bit, type 1,
+    // then the highest version offered. Old clients and scanners; no extensions, so no SNI.
+    if (d == 0 && s.app == App::kUnknown && n >= 11 && (p[0] & 0x80) != 0 && p[2] == 1 && (p[3] == 3 || p[3] == 2) &&
+        (size_t{p[0] & 0x7fu} << 8 | p[1]) + 2 == n) {
+        s.app = App::kTls;
+        s.con_t |= kConTls;
+        s.tls_version[0] = static_cast<uint16_t>(p[3] << 8 | p[4]);
+        return Step::kDone;
+    }
+    // Mid-stream TLS: whole records of application data/alerts, no handshake to read.
+    if (s.app == App::kUnknown && tls_record_chain(p, n)) {
+        s.app = App::kTls;
+        s.con_t |= kConTls;
+        return Step::kDone;
+    }
+    if (is_mail(s.app)) {
+        // Watching the command exchange for STARTTLS (SMTP, IMAP "tag STARTTLS") or STLS (POP3).
+        if (d == 0 && n >= 4 && (first_line_has(p, n, "STARTTLS") || starts_with(p, n, "STLS") ||
+                                 starts_with(p, n, "stls"))) {
+            s.flags |= kFlagStartTls;
+        }
+        return Step::kNext;
+    }
+    if (s.app != App::kUnknown && s.app != App::kHttp) {
+        return Step::kDone;
+    }
+    // HTTP/1.x request or response.
+    if (looks_like_http(p, n) || (n < 8 && !last && (p[0] == 'G' || p[0] == 'P' || p[0] == 'H'))) {
+        const ParseStatus st = parse_http(p, n, http_);
+        if (st == ParseStatus::kTruncated && !last && (!http_.request || http_.host.empty())) {
+            return Step::kMore;  // wait for the Host header / status line
+        }
+        if (st != ParseStatus::kInvalid && (http_.request || http_.status != 0)) {
+            take_http(s, http_);
+            return Step::kDone;
+        }
+    }
+    if (s.app == App::kHttp) {
+        return Step::kDone;
+    }
+    if (starts_with(p, n, "SSH-")) {
+        s.app = App::kSsh;
+        if (starts_with(p, n, "SSH-2.0") || starts_with(p, n, "SSH-1.99")) {
+            s.con_t |= kConSsh;  // Tstat's rule: protocol 2 only
+        }
+        return Step::kDone;
+    }
+    if (bittorrent_handshake(p, n)) {
+        s.app = App::kBitTorrent;
+        s.con_t |= kConP2p;
+        s.p2p_t = kP2pBitTorrent;
+        return Step::kDone;
+    }
+    if (n < 20 && !last && std::memcmp(p, "\x13" "BitTorrent protocol", n) == 0) {
+        return Step::kMore;
+    }
+    if (d == 1) {
+        // Server-first text protocols.
+        if ((starts_with(p, n, "220 ") || starts_with(p, n, "220-")) &&
+            (first_line_has(p, n, "SMTP") || s.server_port == 25 || s.server_port == 587)) {
+            s.app = App::kSmtp;
+            s.con_t |= kConSmtp;
+            return Step::kNext;
+        }
+        if (starts_with(p, n, "+OK")) {
+            s.app = App::kPop3;
+            s.con_t |= kConPop3;
+            return Step::kNext;
+        }
+        if (starts_with(p, n, "* OK") || starts_with(p, n, "* PREAUTH")) {
+            s.app = App::kImap;
+            s.con_t |= kConImap;
+            return Step::kNext;
+        }
+    } else if (starts_with(p, n, "EHLO ") || starts_with(p, n, "HELO ") || starts_with(p, n, "ehlo ") ||
+               starts_with(p, n, "helo ")) {
+        s.app = App::kSmtp;
+        s.con_t |= kConSmtp;
+        return Step::kNext;
+    }
+    if (sip_start(p, n)) {
+        s.app = App::kSip;
+        return Step::kDone;
+    }
+    // DNS over TCP: only on the DNS port (a 2-byte length is too weak a signature alone).
+    if (s.server_port == 53 || s.server_port == 5353) {
+        const ParseStatus st = parse_dns_tcp(p, n, dns_);
+        if (st == ParseStatus::kTruncated && !last && n < 2 + 12 + 256) {
+            return Step::kMore;
+        }
+        if (st != ParseStatus::kInvalid && dns_.response == (d == 1)) {
+            take_dns(s, dns_);
+            return Step::kDone;
+        }
+    }
+    return Step::kNext;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP
+
+bool Classifier::quic(ClassifierState& s, int d, const uint8_t* p, size_t n, bool last) noexcept {
+    uint32_t gquic = gquic_public_header_version(p, n);
+    if (gquic == 0 && n >= 5 && (p[0] & 0xc0) == 0xc0) {  // Q046+: IETF-style long header, own CID format
+        const uint32_t v = uint32_t{p[1]} << 24 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 8 | p[4];
+        gquic = gquic_version(v) ? v : 0;
+    }
+    if (gquic != 0) {
+        s.app = App::kQuic;
+        s.quic_version = gquic;
+        s.udp_type[d] = kUdpQuic;
+        finalize(s, d);  // Google QUIC's own crypto (Q0xx) is not decrypted
+        return true;
+    }
+    QuicLongHeader h;
+    const ParseStatus hs = parse_quic_long_header(p, n, h);
+    if (hs == ParseStatus::kInvalid) {
+        if (s.app == App::kQuic && n != 0 && (p[0] & 0xc0) == 0x40) {
+            s.udp_type[d] = kUdpQuic;  // a short-header packet of a QUIC flow: handshake over
+            finalize(s, d);
+            return true;
+        }
+        return false;
+    }
+    if (!quic_version_supported(h.version) || hs != ParseStatus::kOk) {
+        return false;
+    }
+    s.app = App::kQuic;
+    s.udp_type[d] = kUdpQuic;
+    if (d == 0) {
+        s.quic_version = h.version;
+    }
+    if (d == 1 && h.type == 3) {
+        // Retry: the client's next Initial, and the server's, are keyed by the Retry's SCID.
+        s.odcid_len = h.scid_len;
+        std::memcpy(s.odcid, h.scid, h.scid_len);
+        return true;
+    }
+    if (h.type != 0) {
+        finalize(s, d);  // Handshake/0-RTT: the Initial exchange is over
+        return true;
+    }
+    QuicInitialInfo info;
+    if (d == 0) {
+        if (s.odcid_len == 0) {
+            s.odcid_len = h.dcid_len;
+            std::memcpy(s.odcid, h.dcid, h.dcid_len);
+        }
+        const bool continuing = s.slot != UINT32_MAX;
+        QuicCryptoBuffer& crypto = continuing ? *slots_[s.slot].quic() : *quic_crypto_;
+        if (!continuing) {
+            crypto.reset();
+        }
+        ParseStatus st = decrypt_quic_initial(p, n, s.odcid, s.odcid_len, false, *quic_scratch_, crypto, info);
+        if (st == ParseStatus::kInvalid && (h.dcid_len != s.odcid_len || std::memcmp(h.dcid, s.odcid, h.dcid_len) != 0)) {
+            // After a Retry the keys come from the new DCID.
+            st = decrypt_quic_initial(p, n, nullptr, 0, false, *quic_scratch_, crypto, info);
+            if (st == ParseStatus::kOk) {
+                s.odcid_len = h.dcid_len;
+                std::memcpy(s.odcid, h.dcid, h.dcid_len);
+            }
+        }
+        if (st != ParseStatus::kOk) {
+            return true;
+        }
+        s.flags |= kFlagQuicDecrypted;
+        const ParseStatus hello = parse_client_hello(crypto.data, crypto.contiguous(), client_hello_, TlsTransport::kQuic);
+        if (hello == ParseStatus::kTruncated && !last) {
+            if (!continuing) {
+                s.slot = acquire();
+                if (s.slot == UINT32_MAX) {
+                    s.flags |= kFlagHelloCut;
+                    take_client_hello(s, client_hello_);
+                    finalize(s, d);
+                    return true;
+                }
+                QuicCryptoBuffer* kept = new (slots_[s.slot].stream) QuicCryptoBuffer;
+                std::memcpy(kept->data, crypto.data, sizeof crypto.data);
+                std::memcpy(kept->ranges, crypto.ranges, sizeof crypto.ranges);
+                kept->range_count = crypto.range_count;
+            }
+            return true;
+        }
+        if (hello != ParseStatus::kInvalid) {
+            if (hello == ParseStatus::kTruncated) {
+                s.flags |= kFlagHelloCut;
+            }
+            take_client_hello(s, client_hello_);
+        }
+        if (continuing) {
+            release(s);
+        }
+        finalize(s, d);
+        return true;
+    }
+    // Server Initial: keyed by the client's original DCID.
+    if (s.odcid_len != 0) {
+        quic_crypto_->reset();
+        if (decrypt_quic_initial(p, n, s.odcid, s.odcid_len, true, *quic_scratch_, *quic_crypto_, info) == ParseStatus::kOk) {
+            if (parse_server_hello(quic_crypto_->data, quic_crypto_->contiguous(), server_hello_) != ParseStatus::kInvalid) {
+                take_server_hello(s, server_hello_);
+                finalize(s, d);
+            }
+        }
+    }
+    return true;
+}
+
+bool Classifier::dtls(ClassifierState& s, int d, const uint8_t* p, size_t n) noexcept {
+    if (n < 13 || p[0] < 20 || p[0] > 25 || p[1] != 0xfe || (p[2] != 0xff && p[2] != 0xfd && p[2] != 0xfc)) {
+        return false;
+    }
+    const size_t rec_len = size_t{p[11]} << 8 | p[12];
+    if (rec_len == 0 || rec_len > n - 13) {
+        return false;
+    }
+    s.app = App::kDtls;
+    s.udp_type[d] = kUdpDtls;
+    // A whole (unfragmented) ClientHello: rebuild the 4-byte TLS handshake header and parse it.
+    if (p[0] == 22 && rec_len >= 12 && (p[13] == 1 || p[13] == 2)) {
+        const uint8_t* hs = p + 13;
+        const uint32_t len = uint32_t{hs[1]} << 16 | uint32_t{hs[2]} << 8 | hs[3];
+        const uint32_t frag_off = uint32_t{hs[6]} << 16 | uint32_t{hs[7]} << 8 | hs[8];
+        const uint32_t frag_len = uint32_t{hs[9]} << 16 | uint32_t{hs[10]} << 8 | hs[11];
+        if (frag_off == 0 && frag_len == len && len + 12 <= rec_len && len + 4 <= kStreamBytes) {
+            uint8_t* buf = handshake_.get();
+            std::memcpy(buf, hs, 4);
+            std::memcpy(buf + 4, hs + 12, len);
+            if (hs[0] == 1 && parse_client_hello(buf, len + 4, client_hello_, TlsTransport::kDtls) == ParseStatus::kOk) {
+                take_client_hello(s, client_hello_);
+            } else if (hs[0] == 2 && parse_server_hello(buf, len + 4, server_hello_) == ParseStatus::kOk) {
+                take_server_hello(s, server_hello_);
+            }
+        }
+    }
+    return true;
+}
+
+bool Classifier::rtp(ClassifierState& s, int d, const uint8_t* p, size_t n) noexcept {
+    if (n < 8 || (p[0] >> 6) != 2) {
+        return false;
+    }
+    const bool rtcp = p[1] >= 200 && p[1] <= 204;
+    uint32_t id = 0;
+    uint16_t seq = 0;
+    if (rtcp) {
+        const size_t words = size_t{p[2]} << 8 | p[3];
+        if ((words + 1) * 4 > n) {
+            return false;
+        }
+        id = uint32_t{p[4]} << 24 | uint32_t{p[5]} << 16 | uint32_t{p[6]} << 8 | p[7];
+    } else {
+        const size_t hdr = 12 + 4 * size_t{p[0] & 0x0fu};
+        const uint8_t pt = p[1] & 0x7f;
+        if (n < hdr || (pt >= 72 && pt <= 76)) {
+            return false;
+        }
+        seq = static_cast<uint16_t>(p[2] << 8 | p[3]);
+        id = uint32_t{p[8]} << 24 | uint32_t{p[9]} << 16 | uint32_t{p[10]} << 8 | p[11];
+    }
+    const uint8_t kind = rtcp ? kContRtcp : kContRtp;
+    // Continuity: same SSRC, RTP sequence moving forward by less than Tstat's jump threshold.
+    const bool continues = s.cont_kind[d] == kind && s.cont_id[d] == id &&
+                           (rtcp || static_cast<uint16_t>(seq - s.cont_seq[d] - 1) < 2000);
+    s.cont_good[d] = continues ? static_cast<uint8_t>(std::min(s.cont_good[d] + 1, 255)) : 0;
+    s.cont_kind[d] = kind;
+    s.cont_id[d] = id;
+    s.cont_seq[d] = seq;
+    const bool confirmed = s.cont_good[d] >= (rtcp ? 1 : 2);
+    if (rtcp) {
+        s.udp_type[d] = confirmed ? kUdpRtcp : kUdpFirstRtcp;
+        if (confirmed && (s.app == App::kUnknown || s.app == App::kRtcp)) {
+            s.app = App::kRtcp;
+        }
+    } else {
+        s.udp_type[d] = confirmed ? (s.stun_seen ? kUdpRtpPlus : kUdpRtp) : kUdpFirstRtp;
+        if (confirmed) {
+            s.app = App::kRtp;
+        }
+    }
+    return confirmed;
+}
+
+void Classifier::udp(ClassifierState& s, int d, const uint8_t* p, size_t n) noexcept {
+    ++s.pkts[d];
+    const bool last = s.pkts[d] >= kMaxUdpPackets;
+    const auto dns_port = [](uint16_t port) { return port == 53 || port == 5353 || port == 5355; };
+    if ((s.app == App::kUnknown || s.app == App::kDns) && (dns_port(s.server_port) || dns_port(s.client_port))) {
+        const ParseStatus st = parse_dns(p, n, dns_);
+        if (st != ParseStatus::kInvalid && n >= 12) {
+            take_dns(s, dns_);
+            s.udp_type[d] = kUdpDns;
+            finalize(s, d);
+            return;
+        }
+    }
+    if ((s.app == App::kUnknown || s.app == App::kQuic) && quic(s, d, p, n, last)) {
+        if (last && !s.dir_final[d]) {
+            finalize(s, d);
+        }
+        return;
+    }
+    if (stun_message(p, n)) {
+        s.stun_seen = true;
+        if (s.app == App::kUnknown) {
+            s.app = App::kStun;
+        }
+    } else if ((s.app == App::kUnknown || s.app == App::kDtls || s.app == App::kStun) && dtls(s, d, p, n)) {
+        finalize(s, d);
+        return;
+    } else if (s.app == App::kUnknown && sip_start(p, n)) {
+        s.app = App::kSip;
+        s.udp_type[d] = kUdpSip;
+        finalize(s, d);
+        return;
+    } else if ((s.app == App::kUnknown || s.app == App::kSsdp) && looks_like_http(p, n)) {
+        // SSDP/UPnP discovery: HTTP over UDP (M-SEARCH, NOTIFY, responses).
+        if (parse_http(p, n, http_) != ParseStatus::kInvalid) {
+            s.app = App::kSsdp;
+            if (s.name.empty() && !http_.host.empty()) {
+                s.name.assign(http_.host.view());
+            }
+            finalize(s, d);
+            return;
+        }
+    } else if ((s.app == App::kUnknown || s.app == App::kBtDht) && bt_dht(p, n)) {
+        s.app = App::kBtDht;
+        s.p2p_t = kP2pBitTorrent;
+        s.udp_type[d] = kUdpBtDht;
+        finalize(s, d);
+        return;
+    } else if (n >= 20 && (p[0] & 0x0f) == 1 && (p[0] >> 4) <= 4 && p[1] <= 2 &&
+               (s.app == App::kUnknown || s.app == App::kUtp || s.app == App::kBtDht)) {
+        // uTP (BEP 29): version 1, type 0-4, known extension; confirmed by a second packet of the
+        // same connection id (the SYN's id + 1 afterwards, or the same id).
+        const uint32_t id = static_cast<uint32_t>(p[2] << 8 | p[3]);
+        const bool continues = s.cont_kind[d] == kContUtp && (id == s.cont_id[d] || id == s.cont_id[d] + 1);
+        s.cont_kind[d] = kContUtp;
+        s.cont_id[d] = id;
+        if (continues) {
+            s.udp_type[d] = kUdpUtp;
+            if (s.app == App::kUnknown) {
+                s.app = App::kUtp;
+            }
+            s.p2p_t = kP2pBitTorrent;
+            finalize(s, d);
+            return;
+        }
+    } else if ((s.app == App::kUnknown || s.app == App::kRtp || s.app == App::kRtcp || s.app == App::kStun) &&
+               rtp(s, d, p, n)) {
+        finalize(s, d);
+        return;
+    }
+    if (last) {
+        finalize(s, d);
+    }
+}
+
+}  // namespace weir::classify
