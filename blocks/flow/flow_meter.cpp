@@ -72,6 +72,12 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
     active_ns_ = s.duration_ns("timeout.active", "0s", "report long flows every this long (0 = never)");
     midstream_ = s.param<bool>("tcp.midstream", true,
                                "track TCP flows first seen without their SYN (false = Tstat: ignore them)");
+    classify_ = s.param<bool>("classify.enabled", false,
+                              "classify flows from their first payload bytes (Tstat's con_t, p2p_t, http_t, UDP "
+                              "types; SNI, Host, DNS name): +" + std::to_string(sizeof(classify::ClassifierState)) +
+                                  " bytes per flow");
+    cls_slots_ = s.param<uint32_t>("classify.reassembly_slots", 1024,
+                                   "flows that can wait for the rest of a cut message at once (8 KiB each)");
     extended_ = s.param<bool>("stats.extended", true,
                               "measure the end-to-end (RTT, TTL) and TCP-options sets: +" +
                                   std::to_string(sizeof(flow::FlowExt)) + " bytes per flow (false = core set only)");
@@ -111,7 +117,12 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
 }
 
 void FlowMeter::start() {
-    table_ = std::make_unique<flow::FlowTable>(capacity_, extended_ ? sizeof(flow::FlowExt) : 0);
+    cls_offset_ = extended_ ? (sizeof(flow::FlowExt) + 7) / 8 * 8 : 0;
+    table_ = std::make_unique<flow::FlowTable>(
+        capacity_, cls_offset_ + (classify_ ? sizeof(classify::ClassifierState) : 0));
+    if (classify_) {
+        classifier_ = std::make_unique<classify::Classifier>(cls_slots_);
+    }
     work_ = std::make_unique<Decoding[]>(PacketBatch::kMaxPackets);
     fragments_ = std::make_unique<FragmentPorts[]>(kFragmentSlots);
     pool_ = std::make_unique<flow::FlowBatchPool>(4096);
@@ -269,6 +280,11 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
             f->flags |= Flow::kMidstream;
         }
         f->first_ns = p.ts_ns;
+        if (classify_) {
+            const bool client_is_src = src_is_client;
+            classify::Classifier::init(cls_state(f), d.l4_proto, client_is_src ? d.sport : d.dport,
+                                       client_is_src ? d.dport : d.sport);
+        }
         flows_created_.add(1);
         active_.store(table_->size(), std::memory_order_relaxed);
     }
@@ -280,6 +296,13 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     if (extended_) {
         ext = &table_->ext<FlowExt>(f);
         ttl(ext->dir[dir], d.ttl, f->dir[dir].pkts_all == 0);
+    }
+    if (classify_ && d.payload_captured > 0) {
+        // Before the statistics: a FIN or RST in this segment may end the flow.
+        classify::ClassifierState& cs = cls_state(f);
+        if (!cs.done()) {
+            classifier_->classify(cs, dir, p.data + d.payload_offset, d.payload_captured, d.seq);
+        }
     }
     if (is_tcp) {
         tcp_packets_.add(1);
@@ -712,6 +735,22 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
             o.last_ns = abs_ns(f, c.t_last);
         }
     }
+    if (classify_) {
+        const classify::ClassifierState& cs = cls_state(const_cast<Flow*>(&f));
+        rec.classified = true;
+        rec.con_t = cs.con_t;
+        rec.p2p_t = cs.p2p_t;
+        rec.http_t = cs.http_t;
+        rec.udp_type[0] = cs.udp_type[0];
+        rec.udp_type[1] = cs.udp_type[1];
+        rec.app = static_cast<uint8_t>(cs.app);
+        rec.app_by_port = (cs.flags & classify::kFlagByPort) != 0;
+        rec.tls_version[0] = cs.tls_version[0];
+        rec.tls_version[1] = cs.tls_version[1];
+        rec.http_status = cs.http_status;
+        rec.set_name(cs.name.view());
+        rec.set_alpn(cs.alpn.view());
+    }
     if (extended_) {
         rec.extended = true;
         const FlowExt& e = const_cast<flow::FlowTable&>(*table_).ext<FlowExt>(&f);
@@ -758,6 +797,9 @@ void FlowMeter::finish(Flow& f, EndReason why) {
     if (pending_ == nullptr || pending_->full()) {
         emit_records();
         pending_ = pool_->acquire();
+    }
+    if (classify_ && why != EndReason::kActive) {
+        classifier_->finish(cls_state(&f));  // port fallback, reassembly slot back to the pool
     }
     if (pending_ != nullptr) {
         flow::FlowRecord& rec = pending_->append();

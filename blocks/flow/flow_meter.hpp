@@ -7,6 +7,10 @@
 //   timeout.udp_idle    UDP idle timeout (default 200s)
 //   timeout.singleton   a TCP flow of SYNs only, or a UDP flow of one packet (default 10s)
 //   timeout.active      report long flows every this long and keep measuring (default 0 = off)
+//   classify.enabled    classify flows from their first payload bytes (default false; see
+//                       blocks/classify and docs/classification.md): con_t, p2p_t, http_t, UDP
+//                       types and the layer-7 fields of the records
+//   classify.reassembly_slots  flows that may wait for the rest of a cut message (default 1024)
 //   stats.extended      also measure the end-to-end (RTT, TTL) and TCP-options sets (default
 //                       true); false keeps the core set only and 248 bytes per flow in the table
 //   tcp.midstream       track TCP flows first seen without their SYN (default true); false gives
@@ -25,6 +29,7 @@
 #include "flow_record.hpp"
 #include "flow_table.hpp"
 
+#include <classify/classifier.hpp>
 #include <proto/decode.hpp>
 #include <weir/block.hpp>
 #include <weir/packet.hpp>
@@ -100,6 +105,13 @@ private:
     int64_t active_ns_ = 0;
     bool midstream_ = true;
     bool extended_ = true;
+    bool classify_ = false;
+    uint32_t cls_slots_ = 1024;
+    std::size_t cls_offset_ = 0;  // ClassifierState's place in the entry's extension area
+    std::unique_ptr<classify::Classifier> classifier_;
+    classify::ClassifierState& cls_state(const flow::Flow* f) const {
+        return *reinterpret_cast<classify::ClassifierState*>(&table_->ext<uint8_t>(f) + cls_offset_);
+    }
     OutputId out_ = 0;
 
     std::unique_ptr<flow::FlowTable> table_;

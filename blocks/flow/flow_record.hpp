@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 namespace weir::flow {
@@ -101,6 +102,27 @@ struct FlowRecord {
     uint32_t p2p_t = 0;
     uint32_t http_t = 0;
     uint8_t udp_type[2] = {0, 0};
+    // Layer 7 (FlowMeter classify.enabled): blocks/classify's App, names and versions.
+    bool classified = false;
+    bool app_by_port = false;     // decided by the server port only
+    uint8_t app = 0;              // classify::App
+    uint16_t tls_version[2] = {0, 0};
+    uint16_t http_status = 0;
+    std::array<char, 129> name_buf{};  // TLS/QUIC SNI, HTTP Host or DNS query name
+    std::array<char, 17> alpn_buf{};
+    void set_name(std::string_view v) noexcept { copy(name_buf.data(), name_buf.size(), v); }
+    void set_alpn(std::string_view v) noexcept { copy(alpn_buf.data(), alpn_buf.size(), v); }
+    std::string_view name() const noexcept { return name_buf.data(); }
+    std::string_view alpn() const noexcept { return alpn_buf.data(); }
+
+private:
+    static void copy(char* out, std::size_t cap, std::string_view v) noexcept {
+        const std::size_t n = v.size() < cap - 1 ? v.size() : cap - 1;
+        for (std::size_t i = 0; i < n; ++i) {
+            out[i] = v[i];
+        }
+        out[n] = '\0';
+    }
 };
 
 class FlowBatchPool;
