@@ -353,7 +353,7 @@ void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, unsigned
             }
         }
     }
-    if ((sets & kSetOptions) != 0 && !r.extended) {
+    if ((sets & kSetOptions) != 0 && !r.options) {
         for (int i = 0; i < 46; ++i) {
             l.text(" -");
         }

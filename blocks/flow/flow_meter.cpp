@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cmath>
 
 namespace weir::blocks {
@@ -21,7 +22,8 @@ inline bool seq_lt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) 
 inline bool seq_le(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) <= 0; }
 
 using flow::DirCore;
-using flow::DirExt;
+using flow::DirE2e;
+using flow::DirOpt;
 using flow::FlowExt;
 
 // Flows are restarted (reported as "active") before their relative times outgrow 48 bits (78 h).
@@ -35,7 +37,7 @@ inline int64_t abs_ns(const Flow& f, const flow::U48& t) {
     return v == 0 ? 0 : f.first_ns + static_cast<int64_t>(v - 1);
 }
 
-void add_rtt(DirExt& s, double ms) {
+void add_rtt(DirE2e& s, double ms) {
     const auto f = static_cast<float>(ms);
     if (s.rtt_cnt == 0 || f < s.rtt_min_ms) {
         s.rtt_min_ms = f;
@@ -53,7 +55,7 @@ void common(DirCore& s, const PacketView& p) {
     s.wire_bytes.add(p.wirelen);
 }
 
-void ttl(DirExt& x, uint8_t ttl, bool first) {
+void ttl(DirE2e& x, uint8_t ttl, bool first) {
     if (first) {
         x.ttl_min = x.ttl_max = ttl;
     }
@@ -79,8 +81,12 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
     cls_slots_ = s.param<uint32_t>("classify.reassembly_slots", 1024,
                                    "flows that can wait for the rest of a cut message at once (8 KiB each)");
     extended_ = s.param<bool>("stats.extended", true,
-                              "measure the end-to-end (RTT, TTL) and TCP-options sets: +" +
-                                  std::to_string(sizeof(flow::FlowExt)) + " bytes per flow (false = core set only)");
+                              "measure the end-to-end set (RTT, TTL; +" + std::to_string(offsetof(flow::FlowExt, opt)) +
+                                  " bytes per flow) and, with stats.options, the TCP-options set (+" +
+                                  std::to_string(sizeof(flow::FlowExt) - offsetof(flow::FlowExt, opt)) + ")");
+    options_ = extended_ && s.param<bool>("stats.options", true,
+                                          "with stats.extended: also the TCP-options set (windows, in-flight bytes, "
+                                          "out-of-sequence causes); false measures the end-to-end set only");
     if (capacity_ < 16 || capacity_ > 200'000'000) {
         throw ParamError(s.param_input().line, "param 'table.capacity' of block '" + s.id() +
                                                    "' must be 16..200000000");
@@ -117,7 +123,9 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
 }
 
 void FlowMeter::start() {
-    cls_offset_ = extended_ ? (sizeof(flow::FlowExt) + 7) / 8 * 8 : 0;
+    // The extension holds both end-to-end parts, then (with stats.options) both options parts.
+    const std::size_t ext = !extended_ ? 0 : options_ ? sizeof(flow::FlowExt) : offsetof(flow::FlowExt, opt);
+    cls_offset_ = (ext + 7) / 8 * 8;
     table_ = std::make_unique<flow::FlowTable>(
         capacity_, cls_offset_ + (classify_ ? sizeof(classify::ClassifierState) : 0));
     if (classify_) {
@@ -295,7 +303,7 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     FlowExt* ext = nullptr;
     if (extended_) {
         ext = &table_->ext<FlowExt>(f);
-        ttl(ext->dir[dir], d.ttl, f->dir[dir].pkts_all == 0);
+        ttl(ext->e2e[dir], d.ttl, f->dir[dir].pkts_all == 0);
     }
     if (classify_ && d.payload_captured > 0) {
         // Before the statistics: a FIN or RST in this segment may end the flow.
@@ -356,13 +364,7 @@ void FlowMeter::udp(Flow& f, int dir, const Decoded& d, const PacketView& p) {
 
 namespace {
 
-// The RTT figures Tstat's anomaly rules use, from both directions' samples (ns).
-struct RttView {
-    double mean = 5e6;   // average RTT of this side + average of the other
-    double rto = 500e6;  // mean + 4 pooled standard deviations, at least 100 ms
-    double min = 5e6;    // minimum of this side + minimum of the other, at least 1 ms
-};
-RttView rtt_view(const DirExt& a, const DirExt& b) {
+RttView rtt_view(const DirE2e& a, const DirE2e& b) {
     RttView v;
     if (a.rtt_cnt == 0 || b.rtt_cnt == 0) {
         return v;  // Tstat's defaults without valid samples both ways
@@ -385,8 +387,11 @@ void FlowMeter::tcp(Flow& f, FlowExt* ext, int dir, const Decoded& d, const Pack
     DirCore& r = f.dir[1 - dir];
     uint8_t& t = f.seq_flags[dir];
     uint8_t& rt = f.seq_flags[1 - dir];
-    DirExt* x = ext != nullptr ? &ext->dir[dir] : nullptr;
-    DirExt* rx = ext != nullptr ? &ext->dir[1 - dir] : nullptr;
+    DirE2e* e = ext != nullptr ? &ext->e2e[dir] : nullptr;
+    DirE2e* re = ext != nullptr ? &ext->e2e[1 - dir] : nullptr;
+    // The TCP-options set's work, when asked for.
+    DirOpt* x = ext != nullptr && options_ ? &ext->opt[dir] : nullptr;
+    DirOpt* rx = ext != nullptr && options_ ? &ext->opt[1 - dir] : nullptr;
     const uint8_t fl = d.tcp_flags;
     const bool syn = (fl & proto::kSyn) != 0;
     const bool fin = (fl & proto::kFin) != 0;
@@ -516,10 +521,10 @@ void FlowMeter::tcp(Flow& f, FlowExt* ext, int dir, const Decoded& d, const Pack
                 s.bytes_retx.add(len);
                 kind = SegKind::kRetransmission;
                 // Karn: a retransmitted segment gives no RTT sample.
-                if (x != nullptr) {
+                if (e != nullptr) {
                     for (int i = 0; i < 2; ++i) {
-                        if (x->timed_rel[i].get() != 0 && seq_lt(seq, x->timed_end[i])) {
-                            x->timed_rel[i].set(0);
+                        if (e->timed_rel[i].get() != 0 && seq_lt(seq, e->timed_end[i])) {
+                            e->timed_rel[i].set(0);
                         }
                     }
                 }
@@ -534,11 +539,11 @@ void FlowMeter::tcp(Flow& f, FlowExt* ext, int dir, const Decoded& d, const Pack
             s.seq_next = end;
             kind = SegKind::kOverlap;
         }
-        if (fresh && x != nullptr) {
+        if (fresh && e != nullptr) {
             for (int i = 0; i < 2; ++i) {
-                if (x->timed_rel[i].get() == 0) {
-                    x->timed_rel[i].set(now);
-                    x->timed_end[i] = end;
+                if (e->timed_rel[i].get() == 0) {
+                    e->timed_rel[i].set(now);
+                    e->timed_end[i] = end;
                     break;
                 }
             }
@@ -546,7 +551,7 @@ void FlowMeter::tcp(Flow& f, FlowExt* ext, int dir, const Decoded& d, const Pack
         if (x != nullptr) {
             uint8_t cls = 0;
             if (kind == SegKind::kRetransmission || kind == SegKind::kHoleFill || kind == SegKind::kOverlap) {
-                cls = classify(*x, *rx, kind == SegKind::kHoleFill, d, now, prev_send);
+                cls = classify(*x, *rx, rtt_view(*e, *re), kind == SegKind::kHoleFill, d, now, prev_send);
             }
             x->last_class = cls;
             x->last_seq = seq;
@@ -560,12 +565,12 @@ void FlowMeter::tcp(Flow& f, FlowExt* ext, int dir, const Decoded& d, const Pack
 
     // This segment's ACK: RTT samples for the other side's data, and its FIN acknowledged.
     if (ack) {
-        if (rx != nullptr) {
+        if (re != nullptr) {
             for (int i = 0; i < 2; ++i) {
-                const uint64_t sent = rx->timed_rel[i].get();
-                if (sent != 0 && seq_le(rx->timed_end[i], d.ack)) {
-                    add_rtt(*rx, static_cast<double>(now - std::min(now, sent)) / 1e6);
-                    rx->timed_rel[i].set(0);
+                const uint64_t sent = re->timed_rel[i].get();
+                if (sent != 0 && seq_le(re->timed_end[i], d.ack)) {
+                    add_rtt(*re, static_cast<double>(now - std::min(now, sent)) / 1e6);
+                    re->timed_rel[i].set(0);
                 }
             }
         }
@@ -628,9 +633,8 @@ void FlowMeter::tcp(Flow& f, FlowExt* ext, int dir, const Decoded& d, const Pack
 // Tstat's causes of an out-of-sequence segment (Mellia et al., "TCP anomalies"), over the state
 // we keep: one gap per direction instead of a segment list. See docs/flows.md for what that
 // changes. Counts the class and returns it.
-uint8_t FlowMeter::classify(DirExt& x, const DirExt& rx, bool hole_fill, const Decoded& d, uint64_t now,
-                            uint64_t prev_send) {
-    const RttView v = rtt_view(x, rx);
+uint8_t FlowMeter::classify(DirOpt& x, const DirOpt& rx, const RttView& v, bool hole_fill, const Decoded& d,
+                            uint64_t now, uint64_t prev_send) {
     const uint64_t since = hole_fill ? x.gap_rel.get() : prev_send;
     const double recovery = static_cast<double>(now - std::min(now, since == 0 ? 1 : since));
     const uint32_t end = d.seq + d.payload_len;
@@ -755,19 +759,25 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
         rec.extended = true;
         const FlowExt& e = const_cast<flow::FlowTable&>(*table_).ext<FlowExt>(&f);
         for (int d = 0; d < 2; ++d) {
-            const DirExt& x = e.dir[d];
+            const DirE2e& t = e.e2e[d];
             flow::DirStats& o = rec.dir[d];
-            o.rtt_cnt = x.rtt_cnt;
-            o.rtt_min_ms = x.rtt_min_ms;
-            o.rtt_max_ms = x.rtt_max_ms;
-            o.rtt_sum_ms = x.rtt_sum_ms;
-            o.rtt_sum2_ms = x.rtt_sum2_ms;
-            o.ttl_min = x.ttl_min;
-            o.ttl_max = x.ttl_max;
+            o.rtt_cnt = t.rtt_cnt;
+            o.rtt_min_ms = t.rtt_min_ms;
+            o.rtt_max_ms = t.rtt_max_ms;
+            o.rtt_sum_ms = t.rtt_sum_ms;
+            o.rtt_sum2_ms = t.rtt_sum2_ms;
+            o.ttl_min = t.ttl_min;
+            o.ttl_max = t.ttl_max;
+            if (!options_) {
+                continue;
+            }
+            rec.options = true;
+            const DirOpt& x = e.opt[d];
             o.opt_window_scale = (x.opt_flags & flow::kOptWindowScale) != 0;
             o.opt_timestamps = (x.opt_flags & flow::kOptTimestamps) != 0;
             o.opt_sack_permitted = (x.opt_flags & flow::kOptSackPermitted) != 0;
-            o.window_scale = x.window_scale;
+            // Tstat prints the shift only when both sides offered window scaling.
+            o.window_scale = (x.opt_flags & e.opt[1 - d].opt_flags & flow::kOptWindowScale) != 0 ? x.window_scale : 0;
             o.mss = x.mss;
             o.seg_max = x.seg_max;
             o.seg_min = x.seg_min;
@@ -775,8 +785,6 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
             o.win_max = x.win_max;
             o.win_min = x.win_min;
             o.win_zero = x.win_zero;
-            // Tstat prints the shift only when both sides offered window scaling.
-            o.window_scale = (x.opt_flags & e.dir[1 - d].opt_flags & flow::kOptWindowScale) != 0 ? x.window_scale : 0;
             o.cwin_max = x.cwin_max;
             o.cwin_min = x.cwin_min;
             o.cwin_ini = x.cwin_ini;
@@ -837,15 +845,20 @@ void FlowMeter::finish(Flow& f, EndReason why) {
         }
         if (extended_) {
             FlowExt& e = table_->ext<FlowExt>(&f);
-            for (auto& x : e.dir) {
-                DirExt kept;
+            for (auto& t : e.e2e) {
+                DirE2e kept;
                 for (int i = 0; i < 2; ++i) {
-                    const uint64_t sent = x.timed_rel[i].get();
+                    const uint64_t sent = t.timed_rel[i].get();
                     if (sent != 0) {
-                        kept.timed_end[i] = x.timed_end[i];
+                        kept.timed_end[i] = t.timed_end[i];
                         kept.timed_rel[i].set(sent > static_cast<uint64_t>(shift) ? sent - static_cast<uint64_t>(shift) : 1);
                     }
                 }
+                t = kept;
+            }
+            for (int d = 0; options_ && d < 2; ++d) {
+                DirOpt& x = e.opt[d];
+                DirOpt kept;
                 kept.mss = x.mss;
                 kept.window_scale = x.window_scale;
                 kept.opt_flags = x.opt_flags;

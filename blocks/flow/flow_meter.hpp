@@ -13,6 +13,8 @@
 //   classify.reassembly_slots  flows that may wait for the rest of a cut message (default 1024)
 //   stats.extended      also measure the end-to-end (RTT, TTL) and TCP-options sets (default
 //                       true); false keeps the core set only and 248 bytes per flow in the table
+//   stats.options       with stats.extended, also the TCP-options set (default true); false keeps
+//                       the end-to-end set only (RTT, TTL), which is cheaper per packet
 //   tcp.midstream       track TCP flows first seen without their SYN (default true); false gives
 //                       Tstat's behaviour: such packets are counted as untracked and ignored
 // Gates: in  in_pkt: PacketBatch
@@ -38,6 +40,13 @@
 #include <memory>
 
 namespace weir::blocks {
+
+// The RTT figures Tstat's anomaly rules use, from both directions' samples (ns).
+struct RttView {
+    double mean = 5e6;   // average RTT of this side + average of the other
+    double rto = 500e6;  // mean + 4 pooled standard deviations, at least 100 ms
+    double min = 5e6;    // minimum of this side + minimum of the other, at least 1 ms
+};
 
 class FlowMeter final : public Block {
 public:
@@ -85,8 +94,8 @@ private:
         const flow::DirCore& sv = f.dir[1];
         return f.key.proto == 6 ? (sv.pkts_all == 0 && c.pkts_all == c.syn_cnt) : (c.pkts_all + sv.pkts_all == 1);
     }
-    uint8_t classify(flow::DirExt& x, const flow::DirExt& rx, bool hole_fill, const proto::Decoded& d, uint64_t now,
-                     uint64_t prev_send);
+    uint8_t classify(flow::DirOpt& x, const flow::DirOpt& rx, const RttView& v, bool hole_fill, const proto::Decoded& d,
+                     uint64_t now, uint64_t prev_send);
     int64_t deadline(const flow::Flow& f) const {
         const int64_t idle = singleton(f) ? singleton_ns_ : (f.key.proto == 6 ? tcp_idle_ns_ : udp_idle_ns_);
         const int64_t d = f.last_ns() + idle;
@@ -105,6 +114,7 @@ private:
     int64_t active_ns_ = 0;
     bool midstream_ = true;
     bool extended_ = true;
+    bool options_ = true;
     bool classify_ = false;
     uint32_t cls_slots_ = 1024;
     std::size_t cls_offset_ = 0;  // ClassifierState's place in the entry's extension area

@@ -96,7 +96,8 @@ struct FlowRecord {
     EndReason reason = EndReason::kShutdown;
     bool complete = false;   // Tstat's log_tcp_complete rule (see FlowMeter)
     bool midstream = false;  // TCP flow first seen without its SYN
-    bool extended = false;   // the end-to-end and TCP-options fields were measured
+    bool extended = false;   // the end-to-end fields were measured
+    bool options = false;    // the TCP-options fields were measured
     bool internal[2] = {false, false};
     uint32_t con_t = 0;      // classification (filled by classifiers, issue: classification)
     uint32_t p2p_t = 0;

@@ -2,8 +2,8 @@
 // full FlowRecord (flow_record.hpp) is built from this state only when the flow ends.
 //
 // Two tiers: `Flow` (the core set Tstat always logs, plus sequence tracking) lives in the table;
-// `FlowExt` (end-to-end RTT and TTL, TCP options) lives in a parallel array that is reserved and
-// touched only when FlowMeter is asked for those sets. See docs/flows.md, "Memory per flow".
+// `FlowExt` (end-to-end RTT and TTL, TCP options) follows its flow in the same table entry, only
+// when FlowMeter is asked for those sets. See docs/flows.md, "Memory per flow".
 #pragma once
 
 #include <array>
@@ -110,9 +110,9 @@ struct Flow {
 };
 static_assert(sizeof(Flow) == 248, "the table's bytes per flow are a documented figure (docs/flows.md)");
 
-// Optional tier, per direction: end-to-end set (RTT from data-ACK matching, TTL) and the TCP
-// options set.
-struct DirExt {
+// Optional tier, per direction, in two parts so that the end-to-end set alone stays small and
+// close to the flow: `DirE2e` (RTT from data-ACK matching, TTL), then `DirOpt` (TCP-options set).
+struct DirE2e {
     // RTT: up to two segments timed at once (end sequence, send time as ns after the flow start + 1).
     uint32_t timed_end[2] = {0, 0};
     U48 timed_rel[2];
@@ -123,7 +123,9 @@ struct DirExt {
     float rtt_max_ms = 0;
     double rtt_sum_ms = 0;
     double rtt_sum2_ms = 0;
-    // TCP options set.
+};
+
+struct DirOpt {
     uint16_t mss = 0;
     uint16_t seg_max = 0;
     uint16_t seg_min = 0;
@@ -163,8 +165,10 @@ inline constexpr uint8_t kAnomalyDataAcked = 1, kAnomalySynRetx = 2, kAnomalyAck
 inline constexpr uint8_t kClassRto = 1, kClassFs = 2, kClassReor = 3, kClassDup = 4, kClassFc = 5,
                          kClassUnrto = 6, kClassUnfs = 7, kClassUnk = 8;
 
+// Both directions' end-to-end parts first: with stats.options=false only they are allocated.
 struct FlowExt {
-    DirExt dir[2];
+    DirE2e e2e[2];
+    DirOpt opt[2];
 };
 
 }  // namespace weir::flow
