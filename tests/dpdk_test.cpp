@@ -492,6 +492,14 @@ TEST(DpdkCli, TstatCompositionWithTwoReplicasEqualsTwoSingleRuns) {
         EXPECT_EQ(lines(dir + "/dpdk", log), both) << log;
     }
     EXPECT_FALSE(lines(dir + "/dpdk", "log_tcp_complete").empty());
+    // With -D TRACE alone the second queue reads compositions/empty.pcap: exactly tstat.xml's flows.
+    const auto only = run_command(engine_binary() + " -q --no-summary " + source_root() +
+                                      "/compositions/dpdk-tstat.xml -D TRACE=" + a + " -D LOGDIR=" + dir + "/dpdk-a",
+                                  true);
+    ASSERT_EQ(only.exit_code, 0) << only.out;
+    for (const char* log : {"log_tcp_complete", "log_tcp_nocomplete", "log_udp_complete", "log_tcp_midstream"}) {
+        EXPECT_EQ(lines(dir + "/dpdk-a", log), lines(dir + "/a", log)) << log;
+    }
 }
 
 }  // namespace
