@@ -7,6 +7,7 @@
 #include <weir/engine.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 
@@ -582,6 +583,51 @@ TEST(TstatLogs, HeadersColumnsAndValues) {
     EXPECT_EQ(u[4], "38");   // c_bytes_all: UDP payload
     EXPECT_EQ(u[13], "120");
     EXPECT_EQ(u[18], "-");   // fqdn
+}
+
+TEST(FlowJson, OneObjectPerFlowWithWhatWasMeasured) {
+    auto f = clean_connection(kT0);
+    f.push_back({kT0 + 2 * kSec, ip_frame(IPPROTO_UDP, 1, 5353, 2, 53, 0, 0, 0, 38)});
+    const std::string pcap = write_pcap("json.pcap", f);
+    const std::string out = ::testing::TempDir() + "/flows.json";
+    for (const std::string meter : {"<classify enabled=\"true\"/>", "<stats extended=\"false\"/>"}) {
+        const std::string xml =
+            "<composition id=\"j\"><general><clock type=\"packet\"/></general><install>\n"
+            "<threadpool id=\"p\" num_threads=\"1\"/>\n"
+            "<block id=\"src\" type=\"PcapSource\" threadpool=\"p\"><params><source name=\"" + pcap +
+            "\"/></params></block>\n"
+            "<block id=\"meter\" type=\"FlowMeter\"><params>" + meter + "</params></block>\n"
+            "<block id=\"json\" type=\"FlowJsonWriter\"><params><json file=\"" + out + "\"/></params></block>\n"
+            "<connection src_block=\"src\" src_gate=\"source_out\" dst_block=\"meter\" dst_gate=\"in_pkt\"/>\n"
+            "<connection src_block=\"meter\" src_gate=\"out_flow\" dst_block=\"json\" dst_gate=\"in_flow\"/>\n"
+            "</install></composition>\n";
+        auto e = run_xml(xml);
+        ASSERT_EQ(e->exit_code(), 0);
+        const auto l = lines_of(out);
+        ASSERT_EQ(l.size(), 2u) << meter;
+        EXPECT_EQ(read_u64(*e, "json", "flows"), 2u);
+        const auto tcp = nlohmann::json::parse(l[0]);
+        EXPECT_EQ(tcp["proto"], "tcp");
+        EXPECT_EQ(tcp["client"]["ip"], "10.0.0.1");
+        EXPECT_EQ(tcp["client"]["port"], 40000);
+        EXPECT_EQ(tcp["client"]["pkts"], 6);
+        EXPECT_EQ(tcp["server"]["payload_bytes_uniq"], 300);
+        EXPECT_EQ(tcp["reason"], "fin");
+        EXPECT_EQ(tcp["complete"], true);
+        EXPECT_EQ(tcp["first_ns"], kT0);
+        const auto udp = nlohmann::json::parse(l[1]);
+        EXPECT_EQ(udp["proto"], "udp");
+        EXPECT_EQ(udp["client"]["payload_bytes"], 38);
+        if (meter.find("classify") != std::string::npos) {
+            EXPECT_EQ(tcp["client"]["rtt_cnt"], 3);  // the end-to-end set is on by default
+            EXPECT_TRUE(tcp.contains("app"));
+            EXPECT_EQ(udp["app"], "dns") << "port 53, payload not DNS: decided by port";
+            EXPECT_EQ(udp["app_by_port"], true);
+        } else {
+            EXPECT_FALSE(tcp["client"].contains("rtt_cnt")) << "not measured: absent, not zero";
+            EXPECT_FALSE(tcp.contains("app"));
+        }
+    }
 }
 
 TEST(TstatLogs, ColumnSetSwitchesAtRuntimeIntoANewFolder) {
