@@ -300,6 +300,66 @@ TEST_P(EveryCaptureFlows, ClassifiedNamesEqualTshark) {
                                     << diff.str();
 }
 
+// DN-Hunter: a flow's fqdn is the question of a DNS response its client received, before the
+// flow began, listing the flow's server address (tshark decodes the responses).
+TEST_P(EveryCaptureFlows, DnsNamesComeFromEarlierAnswers) {
+    const std::string file = GetParam();
+    FlowCollector::take();
+    auto e = run_xml(meter_xml(file, "<classify enabled=\"true\"/>"));
+    const auto records = FlowCollector::take();
+    const auto r = run_command("tshark -n -r '" + file +
+                               "' -Y 'dns.flags.response == 1' -T fields -E separator=/t -e frame.time_epoch "
+                               "-e ip.dst -e ipv6.dst -e dns.qry.name -e dns.a -e dns.aaaa");
+    struct Answer {
+        double t;
+        std::string name;
+    };
+    std::map<std::string, std::vector<Answer>> answers;  // "client server" -> responses
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto f = split(line, '\t');
+        if (f.size() < 6) {
+            continue;
+        }
+        const auto clients = split(f[1].empty() ? f[2] : f[1], ',');
+        const auto qnames = split(f[3], ',');
+        if (clients.empty() || qnames.empty() || f[0].empty()) {
+            continue;  // a response without a question (malformed captures have them)
+        }
+        const std::string client = normalise_ip(clients.back());
+        const std::string& qname = qnames[0];
+        for (const std::string& list : {f[4], f[5]}) {
+            for (const auto& a : split(list, ',')) {
+                if (!a.empty()) {
+                    answers[client + " " + normalise_ip(a)].push_back({std::stod(f[0]), qname});
+                }
+            }
+        }
+    }
+    std::size_t named = 0;
+    std::ostringstream diff;
+    for (const auto& rec : records) {
+        if (rec.fqdn().empty()) {
+            continue;
+        }
+        ++named;
+        const std::string pair = ip_text(rec.key.ip_version, rec.key.addr[0]) + " " + ip_text(rec.key.ip_version, rec.key.addr[1]);
+        bool found = false;
+        for (const auto& a : answers[pair]) {
+            // Capture times are µs or ns; 1 µs of slack for tshark's decimal epoch.
+            found = found || (a.name == rec.fqdn() && a.t <= static_cast<double>(rec.first_ns) / 1e9 + 1e-6);
+        }
+        if (!found) {
+            diff << "  " << pair << ": fqdn '" << rec.fqdn() << "' not answered before the flow\n";
+        }
+    }
+    EXPECT_TRUE(diff.str().empty()) << file << ":\n" << diff.str();
+    if (file.find("netflix.pcap") != std::string::npos) {
+        EXPECT_GT(named, 30u) << "netflix.pcap resolves most of its servers before connecting";
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Pcaps, EveryCaptureFlows, ::testing::ValuesIn(pcap_files()),
                          capture_test_name);
 

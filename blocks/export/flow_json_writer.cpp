@@ -87,6 +87,9 @@ void FlowJsonWriter::receive(InputId, const Message& msg) {
             if (!r.name().empty()) {
                 j["name"] = std::string(r.name());
             }
+            if (!r.fqdn().empty()) {
+                j["fqdn"] = std::string(r.fqdn());
+            }
             if (!r.alpn().empty()) {
                 j["alpn"] = std::string(r.alpn());
             }

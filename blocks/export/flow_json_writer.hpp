@@ -9,7 +9,8 @@
 // Object fields: proto, ip_version, client/server {ip, port, pkts, bytes (wire), payload_bytes,
 //   payload_bytes_uniq, retx_pkts, ooo_pkts, syn, fin, rst}, first_ns, last_ns, reason,
 //   complete, midstream; with FlowMeter's classification: app, app_by_port, con_t, p2p_t,
-//   http_t, udp_type [client, server], name, alpn, tls_version [client, server], http_status;
+//   http_t, udp_type [client, server], name, fqdn (DN-Hunter), alpn, tls_version [client,
+//   server], http_status;
 //   with the end-to-end set: client/server rtt_avg_ms, rtt_min_ms, rtt_max_ms, rtt_cnt,
 //   ttl_min, ttl_max. A field that was not measured is absent, never zero.
 #pragma once

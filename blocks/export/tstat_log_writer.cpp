@@ -399,7 +399,9 @@ void TstatLogWriter::write_udp(std::FILE* f, const flow::FlowRecord& r) {
         }
         l.sp();
     }
-    l.s += "-\n";
+    // fqdn: the name DN-Hunter found (FlowMeter with classification), Tstat's "-" otherwise.
+    l.text(r.fqdn().empty() ? std::string_view("-") : r.fqdn());
+    l.s += '\n';
     if (std::fwrite(l.s.data(), 1, l.s.size(), f) != l.s.size()) {
         write_errors_.add(1);
     }

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <cstddef>
 #include <cmath>
 
@@ -78,6 +80,9 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
                               "classify flows from their first payload bytes (Tstat's con_t, p2p_t, http_t, UDP "
                               "types; SNI, Host, DNS name): +" + std::to_string(sizeof(classify::ClassifierState)) +
                                   " bytes per flow");
+    const uint32_t dns_names = s.param<uint32_t>(
+        "dns.names", 65536, "with classification: DNS answers remembered to name later flows (DN-Hunter; 0 = off)");
+    dns_sets_ = dns_names == 0 ? 0 : static_cast<uint32_t>(std::bit_ceil(std::max<uint32_t>(dns_names / kDnsWays, 1)));
     cls_slots_ = s.param<uint32_t>("classify.reassembly_slots", 1024,
                                    "flows that can wait for the rest of a cut message at once (8 KiB each)");
     extended_ = s.param<bool>("stats.extended", true,
@@ -101,6 +106,8 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
               "TCP packets of flows not opened by a SYN, ignored (tcp.midstream=false)");
     s.counter("fragments_attributed", fragments_attributed_, "packets",
               "later IP fragments counted in their datagram's flow (its first fragment gave the ports)");
+    s.counter("dns_names_learned", dns_names_learned_, "answers",
+              "DNS answers remembered to name later flows (DN-Hunter)");
     s.counter("flows_created", flows_created_, "flows", "flows opened");
     s.counter("flows_ended", flows_ended_, "flows", "flows written out (every reason)");
     s.counter("evictions", evictions_, "flows", "flows ended early because the table was full");
@@ -130,6 +137,10 @@ void FlowMeter::start() {
         capacity_, cls_offset_ + (classify_ ? sizeof(classify::ClassifierState) : 0));
     if (classify_) {
         classifier_ = std::make_unique<classify::Classifier>(cls_slots_);
+        if (dns_sets_ > 0) {
+            dns_names_ = std::make_unique<DnsName[]>(static_cast<std::size_t>(dns_sets_) * kDnsWays);
+            dns_msg_ = std::make_unique<classify::DnsMessage>();
+        }
     }
     work_ = std::make_unique<Decoding[]>(PacketBatch::kMaxPackets);
     fragments_ = std::make_unique<FragmentPorts[]>(kFragmentSlots);
@@ -304,6 +315,9 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     if (extended_) {
         ext = &table_->ext<FlowExt>(f);
         ttl(ext->e2e[dir], d.ttl, f->dir[dir].pkts_all == 0);
+    }
+    if (dns_names_ && dir == 1 && !is_tcp && d.sport == 53 && d.payload_captured > 0) {
+        learn_dns(*f, dir, d, p);
     }
     if (classify_ && d.payload_captured > 0) {
         // Before the statistics: a FIN or RST in this segment may end the flow.
@@ -678,6 +692,78 @@ uint8_t FlowMeter::classify(DirOpt& x, const DirOpt& rx, const RttView& v, bool 
     return cls;
 }
 
+uint32_t FlowMeter::dns_set(uint8_t v, const std::array<uint8_t, 16>& client,
+                            const std::array<uint8_t, 16>& server) const {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ v;
+    for (int i = 0; i < 16; i += 4) {
+        uint32_t a = 0;
+        uint32_t b = 0;
+        std::memcpy(&a, client.data() + i, 4);
+        std::memcpy(&b, server.data() + i, 4);
+        h = (h ^ a) * 0xff51afd7ed558ccdULL;
+        h = (h ^ b) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return static_cast<uint32_t>(h >> 32) & (dns_sets_ - 1);
+}
+
+// A DNS response to a client of this meter: remember every A/AAAA answer's address with the
+// question's name, for that client.
+void FlowMeter::learn_dns(const Flow& f, int dir, const Decoded& d, const PacketView& p) {
+    classify::DnsMessage& m = *dns_msg_;
+    if (classify::parse_dns(p.data + d.payload_offset, d.payload_captured, m) == classify::ParseStatus::kInvalid ||
+        !m.response || m.qname.view().empty()) {
+        return;
+    }
+    const std::array<uint8_t, 16>& client = dir == 1 ? d.dst : d.src;
+    (void)f;
+    for (uint8_t i = 0; i < m.answer_count; ++i) {
+        const classify::DnsAnswer& a = m.answers[i];
+        const uint8_t v = a.type == classify::kDnsTypeA ? 4 : a.type == classify::kDnsTypeAaaa ? 6 : 0;
+        if (v == 0 || v != d.ip_version) {
+            continue;  // a flow's addresses are of the resolver's family here
+        }
+        std::array<uint8_t, 16> server{};
+        std::memcpy(server.data(), a.addr, v == 4 ? 4 : 16);
+        DnsName* set = &dns_names_[static_cast<std::size_t>(dns_set(v, client, server)) * kDnsWays];
+        DnsName* slot = &set[0];
+        for (uint32_t w = 0; w < kDnsWays; ++w) {  // the same pair again, else the oldest way
+            if (set[w].ts_ns != 0 && set[w].ip_version == v && set[w].client == client && set[w].server == server) {
+                slot = &set[w];
+                break;
+            }
+            if (set[w].ts_ns < slot->ts_ns) {
+                slot = &set[w];
+            }
+        }
+        const std::string_view name = m.qname.view();
+        slot->client = client;
+        slot->server = server;
+        slot->ip_version = v;
+        slot->ts_ns = p.ts_ns;
+        slot->len = static_cast<uint8_t>(std::min(name.size(), sizeof slot->name));
+        std::memcpy(slot->name, name.data(), slot->len);
+        dns_names_learned_.add(1);
+    }
+}
+
+const FlowMeter::DnsName* FlowMeter::resolved(const Flow& f) const {
+    if (!dns_names_) {
+        return nullptr;
+    }
+    const flow::CanonicalKey& k = f.key;
+    const auto& client = f.client_is_lo() ? k.addr_lo : k.addr_hi;
+    const auto& server = f.client_is_lo() ? k.addr_hi : k.addr_lo;
+    const DnsName* set = &dns_names_[static_cast<std::size_t>(dns_set(k.ip_version, client, server)) * kDnsWays];
+    for (uint32_t w = 0; w < kDnsWays; ++w) {
+        const DnsName& n = set[w];
+        if (n.ts_ns != 0 && n.ts_ns <= f.first_ns && n.ip_version == k.ip_version && n.client == client &&
+            n.server == server) {
+            return &n;
+        }
+    }
+    return nullptr;
+}
+
 void FlowMeter::expire(int64_t now_ns) {
     last_ns_ = std::max(last_ns_, now_ns);
     table_->advance(now_ns, [&](Flow* f) -> int64_t {
@@ -754,6 +840,9 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
         rec.http_status = cs.http_status;
         rec.set_name(cs.name.view());
         rec.set_alpn(cs.alpn.view());
+        if (const DnsName* n = resolved(f); n != nullptr) {
+            rec.set_fqdn(std::string_view(n->name, n->len));
+        }
     }
     if (extended_) {
         rec.extended = true;

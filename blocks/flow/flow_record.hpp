@@ -111,10 +111,13 @@ struct FlowRecord {
     uint16_t http_status = 0;
     std::array<char, 129> name_buf{};  // TLS/QUIC SNI, HTTP Host or DNS query name
     std::array<char, 17> alpn_buf{};
+    std::array<char, 111> fqdn_buf{};  // DN-Hunter: the name the client resolved for the server
     void set_name(std::string_view v) noexcept { copy(name_buf.data(), name_buf.size(), v); }
     void set_alpn(std::string_view v) noexcept { copy(alpn_buf.data(), alpn_buf.size(), v); }
     std::string_view name() const noexcept { return name_buf.data(); }
     std::string_view alpn() const noexcept { return alpn_buf.data(); }
+    void set_fqdn(std::string_view v) noexcept { copy(fqdn_buf.data(), fqdn_buf.size(), v); }
+    std::string_view fqdn() const noexcept { return fqdn_buf.data(); }
 
 private:
     static void copy(char* out, std::size_t cap, std::string_view v) noexcept {
