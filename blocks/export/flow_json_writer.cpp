@@ -67,8 +67,10 @@ void FlowJsonWriter::receive(InputId, const Message& msg) {
                     side["rtt_min_ms"] = s.rtt_min_ms;
                     side["rtt_max_ms"] = s.rtt_max_ms;
                 }
-                side["ttl_min"] = s.ttl_min;
-                side["ttl_max"] = s.ttl_max;
+                if (s.pkts_all > 0) {  // a side that sent nothing has no TTL
+                    side["ttl_min"] = s.ttl_min;
+                    side["ttl_max"] = s.ttl_max;
+                }
             }
             j[d == 0 ? "client" : "server"] = std::move(side);
         }
