@@ -630,6 +630,27 @@ TEST(FlowJson, OneObjectPerFlowWithWhatWasMeasured) {
     }
 }
 
+TEST(TstatLogs, SetsNotMeasuredAreDashesNotZeros) {
+    const std::string pcap = write_pcap("dash.pcap", clean_connection(kT0));
+    for (const std::string defines : {"-D EXTENDED=false", "-D OPTIONS=false"}) {
+        const std::string dir = ::testing::TempDir() + "/weir-dash";
+        std::filesystem::remove_all(dir);
+        const auto r = run_command(engine_binary() + " -q --no-summary " + source_root() +
+                                       "/compositions/tstat.xml -D TRACE=" + pcap + " -D LOGDIR=" + dir + " " + defines,
+                                   true);
+        ASSERT_EQ(r.exit_code, 0) << defines << ": " << r.out;
+        const auto l = lines_of(dir + "/2023_11_14_22_13.out/log_tcp_complete");
+        ASSERT_EQ(l.size(), 2u);
+        const auto row = fields(l[1]);
+        ASSERT_EQ(row.size(), 104u);
+        const bool e2e = defines.find("EXTENDED") == std::string::npos;
+        EXPECT_EQ(row[48] == "-", !e2e) << defines << ": c_rtt_cnt " << row[48];
+        for (std::size_t i = 58; i < 104; ++i) {
+            EXPECT_EQ(row[i], "-") << defines << ", column " << i + 1;
+        }
+    }
+}
+
 TEST(TstatLogs, ColumnSetSwitchesAtRuntimeIntoANewFolder) {
     const std::string xml =
         "<composition id=\"w\"><general><clock type=\"packet\"/></general><install>\n"

@@ -89,9 +89,10 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
                               "measure the end-to-end set (RTT, TTL; +" + std::to_string(offsetof(flow::FlowExt, opt)) +
                                   " bytes per flow) and, with stats.options, the TCP-options set (+" +
                                   std::to_string(sizeof(flow::FlowExt) - offsetof(flow::FlowExt, opt)) + ")");
-    options_ = extended_ && s.param<bool>("stats.options", true,
+    options_ = s.param<bool>("stats.options", true,
                                           "with stats.extended: also the TCP-options set (windows, in-flight bytes, "
                                           "out-of-sequence causes); false measures the end-to-end set only");
+    options_ = options_ && extended_;  // declared either way: a composition may set both
     if (capacity_ < 16 || capacity_ > 200'000'000) {
         throw ParamError(s.param_input().line, "param 'table.capacity' of block '" + s.id() +
                                                    "' must be 16..200000000");

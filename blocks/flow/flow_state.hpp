@@ -20,12 +20,22 @@ static_assert(std::endian::native == std::endian::little, "U48 stores the low si
 class U48 {
 public:
     static constexpr uint64_t kMax = (uint64_t{1} << 48) - 1;
+    // Two loads combined in registers: a 6-byte memcpy into a uint64_t on the stack compiles to
+    // two narrow stores and a wide load, which stalls on store forwarding (a third of
+    // FlowMeter::tcp's time, by perf annotate).
     uint64_t get() const noexcept {
-        uint64_t v = 0;
-        std::memcpy(&v, b_, 6);
-        return v;
+        uint32_t lo = 0;
+        uint16_t hi = 0;
+        std::memcpy(&lo, b_, 4);
+        std::memcpy(&hi, b_ + 4, 2);
+        return static_cast<uint64_t>(lo) | static_cast<uint64_t>(hi) << 32;
     }
-    void set(uint64_t v) noexcept { std::memcpy(b_, &v, 6); }
+    void set(uint64_t v) noexcept {
+        const auto lo = static_cast<uint32_t>(v);
+        const auto hi = static_cast<uint16_t>(v >> 32);
+        std::memcpy(b_, &lo, 4);
+        std::memcpy(b_ + 4, &hi, 2);
+    }
     // Saturates instead of wrapping: a counter that stops is visible, one that wraps is a lie.
     void add(uint64_t d) noexcept {
         const uint64_t v = get();
