@@ -13,6 +13,7 @@ packages=(
   libdpdk-dev dpdk  # DpdkSource; its tests run on virtual devices
   # tests compare against independent tools
   tshark tcpdump tcptrace
+  libndpi-bin  # ndpiReader: tests/ndpi_agreement.py
 )
 
 missing=()
