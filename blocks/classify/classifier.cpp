@@ -754,7 +754,8 @@ void Classifier::udp(ClassifierState& s, int d, const uint8_t* p, size_t n) noex
             if (s.app == App::kUnknown) {
                 s.app = App::kUtp;
             }
-            s.p2p_t = kP2pBitTorrent;
+            // uTP is BitTorrent's transport, but it carries anything: p2p_t says BitTorrent only
+            // on a handshake or DHT (tests/ndpi_agreement_known.json has a uTP flow of plain text).
             finalize(s, d);
             return;
         }
