@@ -9,7 +9,8 @@ packages=(
   g++ meson ninja-build pkg-config
   libpcap-dev libpugixml-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev  # blocks/classify: JA3/JA4 hashes, QUIC Initial decryption (libcrypto)
+  libssl-dev  # blocks/classify (JA3/JA4 hashes, QUIC Initial decryption) and the mPlane bridge
+  libcpp-httplib-dev openssl  # the mPlane bridge: HTTPS, and certificates for its tests
   libdpdk-dev dpdk  # DpdkSource; its tests run on virtual devices
   # tests compare against independent tools
   tshark tcpdump tcptrace

@@ -419,12 +419,23 @@ void plan_threads(EngineImpl& impl) {
 using detail::BlockState;
 using detail::EngineImpl;
 
-Engine::Engine() : impl_(std::make_unique<EngineImpl>()) {}
+Engine::Engine() : impl_(std::make_unique<EngineImpl>()) { impl_->owner = this; }
 
 Engine::~Engine() {
     if (impl_->launched && !impl_->joined) {
         abort();
         wait();
+    }
+    // Blocks with threads of their own stop them while every block still exists.
+    for (auto& b : impl_->blocks) {
+        try {
+            if (b->block) {
+                b->block->shutdown();
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "engine: block '%s' (%s): shutdown: %s\n", b->id.c_str(), b->type.c_str(),
+                         e.what());
+        }
     }
     // Rings release what they still hold before the blocks (and their batch pools) go.
     for (auto& l : impl_->links) {
@@ -504,6 +515,8 @@ void Engine::start() {
 void Engine::launch() {
     EngineImpl& im = *impl_;
     im.launched = true;
+    im.hold_open = std::any_of(im.blocks.begin(), im.blocks.end(),
+                               [](const auto& b) { return b->setup->holds_open(); });
     // Direct blocks nobody feeds have nothing to wait for.
     for (auto& b : im.blocks) {
         if (b->home == nullptr && b->inputs.empty()) {
@@ -519,7 +532,9 @@ void Engine::launch() {
 bool Engine::wait_for(std::chrono::milliseconds timeout) {
     EngineImpl& im = *impl_;
     std::unique_lock<std::mutex> lk(im.done_mutex);
-    const bool done = detail::done_cv.wait_for(lk, timeout, [&] { return im.running_workers.load() == 0; });
+    const bool done = detail::done_cv.wait_for(lk, timeout, [&] {
+        return im.running_workers.load() == 0 && (!im.hold_open || im.stop.load());
+    });
     lk.unlock();
     if (done && !im.joined) {
         for (auto& w : im.workers) {
@@ -537,11 +552,17 @@ void Engine::wait() {
     }
 }
 
-void Engine::request_stop() { impl_->stop.store(true); }
+void Engine::request_stop() {
+    {
+        std::lock_guard<std::mutex> g(impl_->done_mutex);  // a waiter held open wakes up
+        impl_->stop.store(true);
+    }
+    detail::done_cv.notify_all();
+}
 
 void Engine::abort() {
     impl_->aborted.store(true);
-    impl_->stop.store(true);
+    request_stop();
 }
 
 bool Engine::stop_requested() const { return impl_->stop.load(); }
@@ -598,6 +619,11 @@ std::string Engine::thread_map() const {
     }
     return os.str();
 }
+
+// The registry below is fixed once loaded (blocks, their declared variables), so these calls are
+// safe from any thread while the composition runs: readers and controls only touch atomics.
+
+Engine& Block::engine() const noexcept { return *state_->engine->owner; }
 
 std::vector<Engine::VariableInfo> Engine::variables() const {
     std::vector<VariableInfo> out;

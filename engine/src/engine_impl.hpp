@@ -108,6 +108,7 @@ struct Worker {
 };
 
 struct EngineImpl {
+    Engine* owner = nullptr;
     std::string file;
     std::string composition_id;
     ClockType clock = ClockType::kWall;
@@ -119,6 +120,7 @@ struct EngineImpl {
     std::atomic<bool> stop{false};
     std::atomic<bool> aborted{false};
     std::atomic<int> running_workers{0};
+    bool hold_open = false;  // some block asked to stay open until a stop is requested
     std::mutex done_mutex;
     bool launched = false;
     bool joined = false;

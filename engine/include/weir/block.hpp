@@ -27,6 +27,8 @@
 
 namespace weir {
 
+class Engine;
+
 enum class Invocation : unsigned { kDirect = 1, kIndirect = 2, kAsync = 4 };
 constexpr unsigned operator|(Invocation a, Invocation b) {
     return static_cast<unsigned>(a) | static_cast<unsigned>(b);
@@ -184,6 +186,11 @@ public:
     // Timers: on_timer(id, now) fires every period of the composition's clock. -------------
     TimerId periodic_timer(std::string name, int64_t period_ns, std::string doc);
 
+    // The composition stays open after every thread has finished, until a stop is requested
+    // (a signal, Engine::request_stop): for blocks that serve requests, like MplaneBridge.
+    void hold_open() noexcept { hold_open_ = true; }
+    bool holds_open() const noexcept { return hold_open_; }
+
     // Read by the engine --------------------------------------------------------------------
     const std::vector<GateSpec>& inputs() const noexcept { return inputs_; }
     const std::vector<GateSpec>& outputs() const noexcept { return outputs_; }
@@ -213,6 +220,7 @@ private:
     std::vector<ParamSpec> params_;
     std::vector<VariableSpec> variables_;
     std::vector<TimerSpec> timers_;
+    bool hold_open_ = false;
 };
 
 namespace detail {
@@ -244,10 +252,16 @@ public:
     // right default for connections downstream of it.
     virtual bool offline() const { return false; }
     virtual std::optional<SourceProgress> progress() const { return std::nullopt; }
+    // The composition is over: called on the main thread before any block is destroyed. A block
+    // with threads of its own that reach other blocks (through engine()) stops them here.
+    virtual void shutdown() {}
 
     const std::string& id() const noexcept { return id_; }
 
 protected:
+    // The engine running this block, from start() on (not while describing): its variables
+    // registry and request_stop(). Only for blocks that observe or control the composition.
+    Engine& engine() const noexcept;
     // Send a message through an output gate (to every connection on it).
     void emit(OutputId gate, const Message& msg);
     // True once the engine asked sources to stop (SIGINT/SIGTERM, or a failure elsewhere).
