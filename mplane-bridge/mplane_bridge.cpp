@@ -5,7 +5,9 @@
 
 #include <arpa/inet.h>
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #ifndef WEIR_MPLANE_REGISTRY_DIR
 #define WEIR_MPLANE_REGISTRY_DIR "mplane-bridge/registry"
@@ -74,6 +76,10 @@ MplaneBridge::MplaneBridge(BlockSetup& s) : Block(s), block_id_(s.id()) {
     }
     keep_ns_ = s.duration_ns("results.keep", "10m", "how long a finished result waits for its redemption");
     max_jobs_ = s.param<uint32_t>("jobs.max", 1024, "specifications pending or waiting for redemption, at most");
+    stop_linger_ns_ = s.duration_ns("stop.linger", "1s",
+                                    "after a weir-stop, how long the bridge keeps serving while the composition "
+                                    "stops (the RI client connects again after every reply to learn the "
+                                    "component's identity)");
     if (s.param<bool>("serve.until_stopped", true,
                       "keep serving after the sources are done, until the composition is stopped "
                       "(a signal or the weir-stop capability)")) {
@@ -167,12 +173,23 @@ void MplaneBridge::flush() {
     cfg.access = access_;
     Engine* e = &engine();
     service_ = std::make_unique<mplane::Service>(registry_, std::move(cfg), std::move(targets),
-                                                 mplane::wall_now_ns(), [e] { e->request_stop(); });
+                                                 mplane::wall_now_ns(), [this, e] {
+                                                     stopped_by_mplane_ns_.store(mplane::wall_now_ns());
+                                                     e->request_stop();
+                                                 });
     live_.store(service_.get(), std::memory_order_release);
 }
 
 void MplaneBridge::shutdown() {
     // Requests stop first, then the jobs: nothing reads another block's variables afterwards.
+    // After a weir-stop, keep serving for stop.linger from that request, so that the client that
+    // sent it can still connect (the RI client does so after each reply, to learn our identity).
+    if (const int64_t since = stopped_by_mplane_ns_.load(); listener_ && since > 0) {
+        const int64_t left = since + stop_linger_ns_ - mplane::wall_now_ns();
+        if (left > 0) {
+            std::this_thread::sleep_for(std::chrono::nanoseconds(left));
+        }
+    }
     if (listener_) {
         listener_->stop();
     }

@@ -6,7 +6,8 @@
 //   (0 = any free port), listen.plain (plain HTTP, loopback only), listen.threads; tls.cert,
 //   tls.key, tls.ca (PEM); access.file (roles and authorisations, RI format); link;
 //   supervisor.url, supervisor.poll, supervisor.register_path, supervisor.specification_path,
-//   supervisor.result_path; registry.dir; period.min; results.keep; jobs.max; serve.until_stopped.
+//   supervisor.result_path; registry.dir; period.min; results.keep; jobs.max; serve.until_stopped;
+//   stop.linger (how long to keep serving after a weir-stop).
 // Gates: none.
 // Variables: port, requests, specifications, results, exceptions, refused, pending (gauges);
 //   registrations, polls, posted (component-initiated).
@@ -50,6 +51,8 @@ private:
     int64_t min_period_ns_ = 0;
     int64_t keep_ns_ = 0;
     uint32_t max_jobs_ = 0;
+    int64_t stop_linger_ns_ = 0;
+    std::atomic<int64_t> stopped_by_mplane_ns_{0};  // wall time of a weir-stop; 0 = none
 
     mplane::Registry registry_;
     mplane::AccessPolicy access_;

@@ -116,8 +116,9 @@ protected:
         int status = 0;
         json body;
     };
-    static Answer post(httplib::SSLClient& c, const std::string& body, const char* type = kType) {
-        auto res = c.Post("/", body, type);
+    static Answer post(httplib::SSLClient& c, const std::string& body, const char* type = kType,
+                       const char* path = "/") {
+        auto res = c.Post(path, body, type);
         if (!res) {
             ADD_FAILURE() << "POST failed: " << httplib::to_string(res.error());
             return {};
@@ -267,6 +268,12 @@ TEST_F(MplaneE2E, CounterMeasurementMatchesTheComposition) {
     // weir-stop ends the composition; the figures read over mPlane match its stats.
     const Answer s = post(*admin, spec("stop", "", "", "now", json::array({"time"})).dump());
     ASSERT_EQ(s.status, 200) << s.body.dump(2);
+    // The bridge keeps serving for stop.linger (1 s): the RI client connects again after every
+    // reply to learn the component's identity, and must not find the port closed.
+    auto again = client("client-1");
+    auto probe = again->Get("/capability");
+    ASSERT_TRUE(probe) << httplib::to_string(probe.error());
+    EXPECT_EQ(probe->status, 200);
     ASSERT_TRUE(engine_->wait_for(10s));
     const json stats = json::parse(engine_->stats_json());
     EXPECT_EQ(stats["blocks"]["counter"]["variables"]["pktcnt"], row.at(2));
@@ -297,7 +304,8 @@ TEST_F(MplaneE2E, PeriodicResultsRedemptionAndInterrupt) {
     EXPECT_EQ(open_token.size(), 32u) << "a token is made for a specification without one";
 
     std::this_thread::sleep_for(3400ms);
-    const Answer done = post(*guest, redemption.dump());
+    // The RI client redeems at the URL it fetched the capabilities from.
+    const Answer done = post(*guest, redemption.dump(), kType, "/capability");
     ASSERT_EQ(done.status, 200) << done.body.dump(2);
     ASSERT_EQ(done.body.value("result", ""), "measure") << done.body.dump(2);
     const json& rows = done.body.at("resultvalues");

@@ -169,7 +169,10 @@ void Listener::routes() {
             send_exception(res, "the composition is not running yet", 503);
             return;
         }
-        if (req.path != "/" && req.path != "/specification") {
+        // The RI client sends redemptions and interrupts to its default URL, which is the URL it
+        // fetched the capabilities from unless configured otherwise: accept them there too.
+        if (req.path != "/" && req.path != "/specification" && req.path != "/capability" &&
+            req.path != "/capabilities") {
             send_exception(res, "no such path '" + req.path + "'; post specifications to /", 404);
             return;
         }
