@@ -29,20 +29,7 @@
 namespace weir::classify {
 namespace {
 
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : s) {
-        if (c == sep) {
-            out.push_back(cur);
-            cur.clear();
-        } else {
-            cur.push_back(c);
-        }
-    }
-    out.push_back(cur);
-    return out;
-}
+using weir::testing::split_fields;
 
 enum Field {
     kFrame, kTcpStream, kUdpStream, kSni, kHost, kQname, kJa3, kJa3s, kSegCount, kIpFrags, kIp6Frags,
@@ -81,8 +68,8 @@ std::vector<Frame> tshark(const std::string& file) {
     std::string line;
     while (std::getline(in, line)) {
         Frame f;
-        for (const auto& col : split(line, '\t')) {
-            f.push_back(col.empty() ? std::vector<std::string>{} : split(col, ','));
+        for (const auto& col : split_fields(line, '\t')) {
+            f.push_back(col.empty() ? std::vector<std::string>{} : split_fields(col, ','));
         }
         f.resize(kFieldCount);
         out.push_back(std::move(f));
@@ -408,7 +395,7 @@ TEST_P(ClassifyCapture, MatchesTshark) {
             ours.not_tcp_udp.count(std::stoull(t[kFrame][0])) != 0) {
             continue;  // (a TCP header quoted in an ICMP error gets a stream too)
         }
-        for (const auto& proto : split(t[kProtocols][0], ':')) {
+        for (const auto& proto : split_fields(t[kProtocols][0], ':')) {
             stream_protocols[(tcp ? "tcp " : "udp ") + ids.back()].insert(proto);
         }
     }

@@ -29,46 +29,10 @@
 namespace weir::classify {
 namespace {
 
+using weir::testing::fence;
+
 using Bytes = std::vector<uint8_t>;
 
-// A buffer whose last byte sits right before an inaccessible page.
-class Fence {
-public:
-    static constexpr size_t kCapacity = 1 << 16;
-    Fence() {
-        page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        void* m = mmap(nullptr, kCapacity + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            std::abort();
-        }
-        base_ = static_cast<uint8_t*>(m);
-        if (mprotect(base_ + kCapacity, page_, PROT_NONE) != 0) {
-            std::abort();
-        }
-    }
-    ~Fence() { munmap(base_, kCapacity + page_); }
-    Fence(const Fence&) = delete;
-    Fence& operator=(const Fence&) = delete;
-    const uint8_t* place(const uint8_t* data, size_t n) {
-        if (n > kCapacity) {
-            std::abort();
-        }
-        uint8_t* dst = base_ + kCapacity - n;
-        if (n != 0) {
-            std::memcpy(dst, data, n);
-        }
-        return dst;
-    }
-
-private:
-    uint8_t* base_ = nullptr;
-    size_t page_ = 0;
-};
-
-Fence& fence() {
-    static Fence f;
-    return f;
-}
 const uint8_t* fenced(const Bytes& b, size_t n) { return fence().place(b.data(), n); }
 
 void put16(Bytes& b, uint16_t v) {

@@ -22,50 +22,14 @@
 namespace weir::proto {
 namespace {
 
+using weir::testing::fence;
+
 using Bytes = std::vector<uint8_t>;
 using V = Verdict;
 
 // ---------------------------------------------------------------------------------------------
 // A frame placed so that its last byte is the last readable byte before an inaccessible page.
 
-class Fence {
-public:
-    static constexpr size_t kCapacity = 1 << 19;
-    Fence() {
-        page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        void* m = mmap(nullptr, kCapacity + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            std::abort();
-        }
-        base_ = static_cast<uint8_t*>(m);
-        if (mprotect(base_ + kCapacity, page_, PROT_NONE) != 0) {
-            std::abort();
-        }
-    }
-    ~Fence() { munmap(base_, kCapacity + page_); }
-    Fence(const Fence&) = delete;
-    Fence& operator=(const Fence&) = delete;
-
-    const uint8_t* place(const uint8_t* data, size_t n) {
-        if (n > kCapacity) {
-            std::abort();
-        }
-        uint8_t* dst = base_ + kCapacity - n;
-        if (n != 0) {
-            std::memcpy(dst, data, n);
-        }
-        return dst;
-    }
-
-private:
-    uint8_t* base_ = nullptr;
-    size_t page_ = 0;
-};
-
-Fence& fence() {
-    static Fence f;
-    return f;
-}
 
 Verdict dec(const uint8_t* data, size_t n, uint16_t linktype, Decoded& d) {
     return decode(fence().place(data, n), static_cast<uint32_t>(n), linktype, d);
@@ -1127,20 +1091,7 @@ TEST(DecodeMalformed, EveryVerdictIsProduced) {
 // ---------------------------------------------------------------------------------------------
 // Real captures against tshark
 
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : s) {
-        if (c == sep) {
-            out.push_back(cur);
-            cur.clear();
-        } else {
-            cur.push_back(c);
-        }
-    }
-    out.push_back(cur);
-    return out;
-}
+using weir::testing::split_fields;
 
 const std::vector<std::string> kFields = {
     "frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",            // 0-5
@@ -1188,12 +1139,12 @@ std::vector<TsharkPacket> tshark(const std::string& file) {
     std::string line;
     while (std::getline(in, line)) {
         TsharkPacket p;
-        for (const auto& col : split(line, '\t')) {
-            p.f.push_back(col.empty() ? std::vector<std::string>{} : split(col, ','));
+        for (const auto& col : split_fields(line, '\t')) {
+            p.f.push_back(col.empty() ? std::vector<std::string>{} : split_fields(col, ','));
         }
         p.f.resize(kFields.size());
         std::map<std::string, int> count;
-        const auto protos = split(p.f[1].empty() ? std::string() : p.f[1][0], ':');
+        const auto protos = split_fields(p.f[1].empty() ? std::string() : p.f[1][0], ':');
         for (size_t i = 0; i < protos.size(); ++i) {
             const std::string& t = protos[i];
             const std::string next = i + 1 < protos.size() ? protos[i + 1] : "";

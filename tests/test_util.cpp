@@ -1,6 +1,11 @@
 #include "test_util.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -70,6 +75,51 @@ uint64_t read_u64(const Engine& e, const std::string& block, const std::string& 
     }
     ADD_FAILURE() << block << "." << var << " is not an unsigned counter";
     return 0;
+}
+
+std::vector<std::string> split_fields(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : s) {
+        if (c == sep) {
+            out.push_back(cur);
+            cur.clear();
+        } else {
+            cur.push_back(c);
+        }
+    }
+    out.push_back(cur);
+    return out;
+}
+
+Fence::Fence() {
+    page_ = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* m = mmap(nullptr, kCapacity + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        std::abort();
+    }
+    base_ = static_cast<uint8_t*>(m);
+    if (mprotect(base_ + kCapacity, page_, PROT_NONE) != 0) {
+        std::abort();
+    }
+}
+
+Fence::~Fence() { munmap(base_, kCapacity + page_); }
+
+const uint8_t* Fence::place(const uint8_t* data, std::size_t n) {
+    if (n > kCapacity) {
+        std::abort();
+    }
+    uint8_t* dst = base_ + kCapacity - n;
+    if (n != 0) {
+        std::memcpy(dst, data, n);
+    }
+    return dst;
+}
+
+Fence& fence() {
+    static Fence f;
+    return f;
 }
 
 }  // namespace weir::testing
