@@ -523,8 +523,9 @@ TEST_F(MplaneE2E, ShippedCompositionPlainOnLoopback) {
     EngineProcess engine("-q --no-summary " + source_root() + "/compositions/mplane.xml -D MPLANE_PLAIN=1 -D MPLANE_PORT=" +
                          std::to_string(port) + " -D LOGDIR=" + dir_ + "/plain-logs -D TRACE=" + pcap_dir() + "/dns.pcap");
     httplib::Client c("127.0.0.1", port);
+    // Until it listens and the composition runs (before that the bridge answers 503).
     auto res = c.Get("/capability");
-    for (int i = 0; i < 600 && !res; ++i) {
+    for (int i = 0; i < 600 && !(res && res->status == 200); ++i) {
         std::this_thread::sleep_for(50ms);
         res = c.Get("/capability");
     }
