@@ -626,7 +626,9 @@ TEST(ClassifyQuic, CryptoReassemblyOutOfOrderAndGaps) {
 
 TEST(Classifier, StateIsSmall) {
     std::cout << "sizeof(ClassifierState) = " << sizeof(ClassifierState) << " bytes\n";
-    EXPECT_LE(sizeof(ClassifierState), 384u);
+    // 332 for the first-bytes classification, + 132 for the layer-7 set's TLS record walks (both
+    // directions), push and HTTP message counts, QUIC versions and 0-RTT.
+    EXPECT_LE(sizeof(ClassifierState), 464u);
 }
 
 TEST(Classifier, ClientHelloSplitOverThreeSegments) {

@@ -532,16 +532,29 @@ TEST(TstatLogs, HeadersColumnsAndValues) {
     ASSERT_TRUE(std::filesystem::exists(folder)) << folder;
     const auto complete = lines_of(folder + "/log_tcp_complete");
     ASSERT_EQ(complete.size(), 2u);
-    EXPECT_EQ(complete[0].rfind("#09#c_ip:1 c_port:2 c_pkts_all:3 c_rst_cnt:4 ", 0), 0u) << complete[0];
+    // tstat.xml writes core, end-to-end, TCP-options and layer-7 sets: Tstat's level 1|2|8.
+    EXPECT_EQ(complete[0].rfind("#11#c_ip:1 c_port:2 c_pkts_all:3 c_rst_cnt:4 ", 0), 0u) << complete[0];
     EXPECT_NE(complete[0].find(" s_ip:15 s_port:16 "), std::string::npos);
     EXPECT_NE(complete[0].find(" first:29 last:30 durat:31 "), std::string::npos);
     EXPECT_NE(complete[0].find(" con_t:42 p2p_t:43 http_t:44 c_rtt_avg:45 "), std::string::npos);
     // Tstat's order: core, end-to-end, (P2P, not written), TCP options.
     EXPECT_NE(complete[0].find(" s_ttl_max:58 c_f1323_opt:59 c_tm_opt:60 c_win_scl:61 "), std::string::npos);
     EXPECT_NE(complete[0].find(" c_syn_retx:81 s_f1323_opt:82 "), std::string::npos);
-    EXPECT_EQ(complete[0].substr(complete[0].size() - 14), "s_syn_retx:104");
+    EXPECT_NE(complete[0].find(" s_syn_retx:104 http_req_cnt:105 http_res_cnt:106 http_res:107 "), std::string::npos);
+    EXPECT_NE(complete[0].find(" c_tls_SNI:110 s_tls_SCN:111 "), std::string::npos);
+    EXPECT_NE(complete[0].find(" fqdn:121 dns_rslv:122 req_tm:123 res_tm:124 http_hostname:125 c_TLSvers:126 "),
+              std::string::npos);
+    EXPECT_EQ(complete[0].substr(complete[0].size() - 11), "dns_enc:128");
     const auto row = fields(complete[1]);
-    ASSERT_EQ(row.size(), 104u);
+    ASSERT_EQ(row.size(), 128u);
+    // Layer 7 of a connection with 100 and 200 payload bytes of zeros: not HTTP ("---"), one
+    // data segment each way without PSH, no TLS, no DNS name.
+    EXPECT_EQ(row[104], "0");    // http_req_cnt
+    EXPECT_EQ(row[106], "---");  // http_res
+    EXPECT_EQ(row[109], "-");    // c_tls_SNI
+    EXPECT_EQ(row[116], "0.000000");  // c_appdataT
+    EXPECT_EQ(row[120], "-");    // fqdn
+    EXPECT_EQ(row[125], "-");    // c_TLSvers
     // Options set of the client: window scale offered (1), no timestamps, shift 7 (both sides
     // offered it), no SACK, 0 SACK blocks, MSS 1460, payload sizes 100..100, windows, ...
     EXPECT_EQ(row[58], "1");     // c_f1323_opt
@@ -571,7 +584,7 @@ TEST(TstatLogs, HeadersColumnsAndValues) {
     EXPECT_EQ(row[37], "1");                      // c_isint (everything internal by default)
     const auto nocomplete = lines_of(folder + "/log_tcp_nocomplete");
     ASSERT_EQ(nocomplete.size(), 2u);
-    EXPECT_EQ(nocomplete[0].rfind("#09#c_ip:1 ", 0), 0u) << "same level prefix, core columns only";
+    EXPECT_EQ(nocomplete[0].rfind("#11#c_ip:1 ", 0), 0u) << "same level prefix, core columns only";
     EXPECT_EQ(fields(nocomplete[0]).size(), 44u);
     EXPECT_EQ(fields(nocomplete[1]).size(), 44u);
     EXPECT_EQ(fields(nocomplete[1])[1], "43000");
@@ -579,10 +592,15 @@ TEST(TstatLogs, HeadersColumnsAndValues) {
     ASSERT_EQ(udp.size(), 2u);
     EXPECT_EQ(udp[0].rfind("#c_ip:1 c_port:2 c_first_abs:3 c_durat:4 c_bytes_all:5 c_pkts_all:6 ", 0), 0u) << udp[0];
     const auto u = fields(udp[1]);
-    ASSERT_EQ(u.size(), 19u);
+    ASSERT_EQ(u.size(), 25u);
+    EXPECT_NE(udp[0].find(" fqdn:19 quic_SNI:20 quic_UA:21 c_quic_ver:22 s_quic_ver:23 quic_0rtt:24 quic_ech:25"),
+              std::string::npos)
+        << udp[0];
     EXPECT_EQ(u[4], "38");   // c_bytes_all: UDP payload
     EXPECT_EQ(u[13], "120");
     EXPECT_EQ(u[18], "-");   // fqdn
+    EXPECT_EQ(u[19], "-");   // quic_SNI: not QUIC
+    EXPECT_EQ(u[21], "-");   // c_quic_ver
 }
 
 TEST(FlowJson, OneObjectPerFlowWithWhatWasMeasured) {
@@ -632,7 +650,7 @@ TEST(FlowJson, OneObjectPerFlowWithWhatWasMeasured) {
 
 TEST(TstatLogs, SetsNotMeasuredAreDashesNotZeros) {
     const std::string pcap = write_pcap("dash.pcap", clean_connection(kT0));
-    for (const std::string defines : {"-D EXTENDED=false", "-D OPTIONS=false"}) {
+    for (const std::string defines : {"-D EXTENDED=false", "-D OPTIONS=false", "-D CLASSIFY=false"}) {
         const std::string dir = ::testing::TempDir() + "/weir-dash";
         std::filesystem::remove_all(dir);
         const auto r = run_command(engine_binary() + " -q --no-summary " + source_root() +
@@ -642,11 +660,21 @@ TEST(TstatLogs, SetsNotMeasuredAreDashesNotZeros) {
         const auto l = lines_of(dir + "/2023_11_14_22_13.out/log_tcp_complete");
         ASSERT_EQ(l.size(), 2u);
         const auto row = fields(l[1]);
-        ASSERT_EQ(row.size(), 104u);
+        ASSERT_EQ(row.size(), 128u);
         const bool e2e = defines.find("EXTENDED") == std::string::npos;
+        const bool options = e2e && defines.find("OPTIONS") == std::string::npos;
+        const bool layer7 = defines.find("CLASSIFY") == std::string::npos;
         EXPECT_EQ(row[48] == "-", !e2e) << defines << ": c_rtt_cnt " << row[48];
         for (std::size_t i = 58; i < 104; ++i) {
-            EXPECT_EQ(row[i], "-") << defines << ", column " << i + 1;
+            EXPECT_EQ(row[i] == "-", !options) << defines << ", column " << i + 1;
+        }
+        for (std::size_t i = 104; i < 128; ++i) {
+            if (layer7) {
+                EXPECT_TRUE(row[i] != "-" || i == 109 || i == 110 || (i >= 120 && i <= 121) || i >= 124)
+                    << defines << ", column " << i + 1 << " is a measured number";
+            } else {
+                EXPECT_EQ(row[i], "-") << defines << ", column " << i + 1;
+            }
         }
     }
 }

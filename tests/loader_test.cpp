@@ -304,8 +304,23 @@ TEST(Loader, ReplicatedTstatWritesTheSameFlowsAsOnePipeline) {
             for (const auto& f : std::filesystem::directory_iterator(folder.path())) {
                 std::ifstream in(f.path());
                 std::string l;
+                const std::string name = f.path().filename().string();
                 while (std::getline(in, l)) {
-                    lines.insert(f.path().filename().string() + " " + l);
+                    // DN-Hunter is per meter: a replica names only flows whose DNS answer it saw
+                    // (docs/flows.md), so its columns are left out here (TCP 121-124, HTTP 8).
+                    if (l[0] != '#' && (name == "log_tcp_complete" || name == "log_tcp_midstream" || name == "log_http_complete")) {
+                        auto cols = split_fields(l, name == "log_http_complete" ? '\t' : ' ');
+                        const std::size_t from = name == "log_http_complete" ? 7 : 120;
+                        const std::size_t to = name == "log_http_complete" ? 8 : 124;
+                        for (std::size_t i = from; i < to && i < cols.size(); ++i) {
+                            cols[i] = "*";
+                        }
+                        l.clear();
+                        for (const auto& c : cols) {
+                            l += c + " ";
+                        }
+                    }
+                    lines.insert(name + " " + l);
                 }
             }
         }

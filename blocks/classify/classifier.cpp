@@ -189,6 +189,151 @@ void Classifier::init(ClassifierState& s, uint8_t proto, uint16_t client_port, u
     s.server_port = server_port;
     if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
         s.flags = kFlagDone;
+    } else if (proto == IPPROTO_TCP) {
+        s.follow = kFollowTls0 | kFollowTls1 | kFollowHttp;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following a classified flow (layer-7 columns)
+
+L7Event Classifier::follow_segment(ClassifierState& s, int direction, const uint8_t* p, size_t n, uint32_t seq,
+                                   int64_t ts_ns) noexcept {
+    const int d = direction != 0 ? 1 : 0;
+    if (n == 0) {
+        return L7Event::kNone;
+    }
+    if (s.proto == IPPROTO_UDP) {
+        // QUIC (IETF): the server's version and the client's 0-RTT packets, from long headers.
+        if ((p[0] & 0x80) == 0) {
+            if (d == 0 && s.quic_server_version != 0) {
+                s.follow = 0;  // 1-RTT from the client and the server's version known: nothing left
+            }
+            return L7Event::kNone;
+        }
+        if (n < 5) {
+            return L7Event::kNone;
+        }
+        const uint32_t v = uint32_t{p[1]} << 24 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 8 | p[4];
+        if (d == 1 && s.quic_server_version == 0 && v != 0) {
+            s.quic_server_version = v;
+        }
+        // Long packet types: v1 and drafts 0-RTT = 1; v2 (RFC 9369) rotates them, 0-RTT = 2.
+        const unsigned type = (p[0] >> 4) & 3;
+        if (d == 0 && type == (v == 0x6b3343cfU ? 2U : 1U)) {
+            ++s.quic_0rtt;
+        }
+        return L7Event::kNone;
+    }
+    const uint8_t tls_bit = d == 0 ? kFollowTls0 : kFollowTls1;
+    if ((s.follow & tls_bit) != 0) {
+        walk_tls(s, d, p, n, seq, ts_ns);
+    }
+    if ((s.follow & kFollowHttp) == 0) {
+        return L7Event::kNone;
+    }
+    if (s.app != App::kUnknown && s.app != App::kHttp) {
+        s.follow = static_cast<uint8_t>(s.follow & ~kFollowHttp);
+        return L7Event::kNone;
+    }
+    // Tstat counts the segments that start a message: a method and a space from the client,
+    // "HTTP/1." from the server.
+    if (!looks_like_http(p, n)) {
+        return L7Event::kNone;
+    }
+    const bool response = n >= 5 && std::memcmp(p, "HTTP/", 5) == 0;
+    if (response != (d == 1)) {
+        return L7Event::kNone;
+    }
+    // A retransmitted head is the same message again (the first one counts, as tshark's).
+    if (s.http_messages[d] != 0 && static_cast<int32_t>(seq - s.http_seq_end[d]) < 0) {
+        return L7Event::kNone;
+    }
+    s.http_seq_end[d] = seq + static_cast<uint32_t>(n);
+    if (s.http_messages[d] != UINT16_MAX) {
+        ++s.http_messages[d];
+    }
+    return response ? L7Event::kHttpResponse : L7Event::kHttpRequest;
+}
+
+// In-order TLS record headers of one direction until the first application_data record (type
+// 23): its time and stream offset, and the time of the last segment that carried handshake bytes
+// before it. A gap, or bytes that are not TLS records, end the walk (the columns stay 0).
+void Classifier::walk_tls(ClassifierState& s, int d, const uint8_t* p, size_t n, uint32_t seq, int64_t ts_ns) noexcept {
+    TlsRecordWalk& w = s.tls_walk[d];
+    const uint8_t bit = d == 0 ? kFollowTls0 : kFollowTls1;
+    if (!w.have_first) {
+        w.have_first = true;
+        w.first_seq = seq;  // offsets count from the direction's first payload byte, as Tstat's relative seq
+    }
+    if (!w.started) {
+        // The walk starts at a TLS handshake record: the direction's first payload, or after a
+        // mail protocol's STARTTLS. An SSLv2-format ClientHello is passed over by its length.
+        const bool tls = n >= 5 && p[0] == 0x16 && p[1] == 3 && p[2] <= 4;
+        const bool sslv2_hello = d == 0 && n >= 3 && (p[0] & 0x80) != 0 && p[2] == 1 && seq == w.first_seq;
+        if (!tls && !sslv2_hello) {
+            if (!is_mail(s.app) || s.pkts[d] >= kMaxMailSegments) {
+                s.follow = static_cast<uint8_t>(s.follow & ~bit);
+            }
+            return;
+        }
+        if (!tls && static_cast<int32_t>(seq - w.first_seq) != 0) {
+            s.follow = static_cast<uint8_t>(s.follow & ~bit);
+            return;
+        }
+        w.started = true;
+        w.next_seq = seq;
+        if (sslv2_hello) {
+            w.skip = ((uint32_t{p[0]} & 0x7f) << 8 | p[1]) + 2;
+        }
+    }
+    const auto ahead = static_cast<int32_t>(seq - w.next_seq);
+    if (ahead > 0) {
+        s.follow = static_cast<uint8_t>(s.follow & ~bit);  // a gap: the record boundaries are lost
+        return;
+    }
+    const auto behind = static_cast<uint32_t>(-ahead);
+    if (behind >= n) {
+        return;  // all of it seen already (a retransmission)
+    }
+    size_t off = behind;
+    bool handshake_bytes = false;
+    while (off < n) {
+        if (w.skip > 0) {
+            const size_t k = std::min<size_t>(w.skip, n - off);
+            w.skip -= static_cast<uint32_t>(k);
+            off += k;
+            handshake_bytes = true;
+            continue;
+        }
+        if (w.hdr_have == 0) {
+            w.hdr_seq = seq + static_cast<uint32_t>(off);
+        }
+        w.hdr[w.hdr_have++] = p[off++];
+        if (w.hdr_have < 5) {
+            continue;
+        }
+        w.hdr_have = 0;
+        const uint8_t type = w.hdr[0];
+        if (type < 20 || type > 24 || w.hdr[1] != 3) {
+            s.follow = static_cast<uint8_t>(s.follow & ~bit);  // not a TLS record stream
+            return;
+        }
+        if (type == 23) {
+            w.appdata_ns = ts_ns;
+            w.appdata_offset = w.hdr_seq - w.first_seq;
+            if (handshake_bytes || w.last_handshake_ns == 0) {
+                w.last_handshake_ns = ts_ns;
+            }
+            s.follow = static_cast<uint8_t>(s.follow & ~bit);
+            return;
+        }
+        w.skip = static_cast<uint32_t>(w.hdr[3]) << 8 | w.hdr[4];
+        handshake_bytes = true;
+    }
+    w.next_seq = seq + static_cast<uint32_t>(n);
+    if (handshake_bytes) {
+        w.last_handshake_ns = ts_ns;
     }
 }
 
@@ -268,6 +413,7 @@ void Classifier::take_client_hello(ClassifierState& s, const TlsClientHello& h) 
     }
     s.ja3.assign(h.ja3.view());
     s.ja4.assign(h.ja4.view());
+    s.ech_len = h.ech_len;
     s.tls_session = static_cast<uint8_t>(s.tls_session | (h.session_id_len != 0 ? kTlsSessionId : 0) |
                                          (h.psk ? kTlsPskExt : 0) | (h.early_data ? kTlsEarlyData : 0) |
                                          (h.session_ticket ? kTlsTicketExt : 0));
@@ -539,6 +685,7 @@ bool Classifier::quic(ClassifierState& s, int d, const uint8_t* p, size_t n, boo
     }
     s.app = App::kQuic;
     s.udp_type[d] = kUdpQuic;
+    s.follow |= kFollowQuic;
     if (d == 0) {
         s.quic_version = h.version;
     }

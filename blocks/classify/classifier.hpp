@@ -64,6 +64,29 @@ inline constexpr uint8_t kFlagQuicDecrypted = 16;
 inline constexpr uint8_t kTlsSessionId = 1, kTlsPskExt = 2, kTlsEarlyData = 4, kTlsServerPsk = 8,
                          kTlsHelloRetry = 16, kTlsTicketExt = 32;
 
+// ClassifierState::follow: what Classifier::follow() still watches after (or while) classifying.
+inline constexpr uint8_t kFollowTls0 = 1, kFollowTls1 = 2;  // TLS records, per direction
+inline constexpr uint8_t kFollowHttp = 4;                   // HTTP message starts
+inline constexpr uint8_t kFollowQuic = 8;                   // QUIC long headers (versions, 0-RTT)
+
+// follow()'s answer: the segment starts an HTTP message (log_http_complete takes it).
+enum class L7Event : uint8_t { kNone, kHttpRequest, kHttpResponse };
+
+// TLS record walking of one direction, for Tstat's handshake and application-data timings.
+struct TlsRecordWalk {
+    uint32_t first_seq = 0;  // sequence number of the direction's first payload byte
+    uint32_t next_seq = 0;   // first byte not walked yet
+    uint32_t skip = 0;       // bytes of the current record's body still to pass
+    uint32_t hdr_seq = 0;    // where the record header being read starts
+    uint8_t hdr[5] = {};
+    uint8_t hdr_have = 0;
+    bool started = false;     // walking records (from the hello, or from STARTTLS's hello)
+    bool have_first = false;  // first_seq is set
+    int64_t last_handshake_ns = 0;  // last segment with handshake bytes before application data
+    int64_t appdata_ns = 0;         // segment carrying the first application_data record's header
+    uint32_t appdata_offset = 0;    // that record's offset in the stream (Tstat's relative seq)
+};
+
 struct ClassifierState {
     // Results.
     uint32_t con_t = 0;
@@ -72,6 +95,10 @@ struct ClassifierState {
     uint8_t udp_type[2] = {0, 0};
     App app = App::kUnknown;
     uint8_t flags = 0;
+    uint8_t follow = 0;             // kFollow* bits
+    uint16_t http_messages[2] = {0, 0};  // HTTP requests (client) and responses (server) started
+    uint32_t push[2] = {0, 0};      // data segments with PSH (Tstat c_pkts_push / s_pkts_push)
+    uint32_t http_seq_end[2] = {0, 0};  // HTTP: end of the newest segment, so retransmissions are not recounted
     uint8_t alpn_bits[2] = {0, 0};  // Tstat c_npnalpn / s_npnalpn
     uint8_t tls_session = 0;        // Tstat c_tls_sesid bits
     uint16_t tls_version[2] = {0, 0};  // client: highest offered; server: selected
@@ -81,6 +108,10 @@ struct ClassifierState {
     uint8_t dns_rcode = 0;
     uint16_t dns_qtype = 0;
     uint32_t quic_version = 0;
+    uint32_t quic_server_version = 0;  // version of the server's first long header
+    uint16_t quic_0rtt = 0;         // client 0-RTT packets
+    uint16_t ech_len = 0;           // encrypted_client_hello extension length (TLS or QUIC hello)
+    TlsRecordWalk tls_walk[2];
     FixedText<128> name;            // TLS/QUIC SNI, HTTP Host, or DNS query name
     FixedText<16> alpn;             // TLS/QUIC: the server's selection, else the client's first offer
     FixedText<33> ja3;
@@ -127,6 +158,15 @@ public:
     // the segment's sequence number (ignored for UDP). Call only while !s.done().
     void classify(ClassifierState& s, int direction, const uint8_t* payload, size_t len,
                   uint32_t tcp_seq = 0) noexcept;
+    // Every payload segment of a classified flow, while s.follow != 0 (also after done()): counts
+    // HTTP messages, walks TLS records to the first application data, notes QUIC versions and
+    // 0-RTT packets — what Tstat's layer-7 columns need beyond the first bytes. `ts_ns` is the
+    // packet time. Cheap: a few compares per segment; TLS walking ends at the first
+    // application_data record of each direction.
+    L7Event follow(ClassifierState& s, int direction, const uint8_t* payload, size_t len, uint32_t tcp_seq,
+                   int64_t ts_ns) noexcept {
+        return s.follow == 0 ? L7Event::kNone : follow_segment(s, direction, payload, len, tcp_seq, ts_ns);
+    }
     // The flow ended: applies the port fallback if nothing matched and frees its slot.
     void finish(ClassifierState& s) noexcept;
 
@@ -139,6 +179,8 @@ private:
     // kDone: this direction is finished.
     enum class Step : uint8_t { kMore, kNext, kDone };
 
+    L7Event follow_segment(ClassifierState& s, int d, const uint8_t* p, size_t n, uint32_t seq, int64_t ts_ns) noexcept;
+    static void walk_tls(ClassifierState& s, int d, const uint8_t* p, size_t n, uint32_t seq, int64_t ts_ns) noexcept;
     uint32_t acquire() noexcept;
     void release(ClassifierState& s) noexcept;
     void tcp(ClassifierState& s, int d, const uint8_t* p, size_t n, uint32_t seq) noexcept;

@@ -388,7 +388,10 @@ ParseStatus parse_client_hello(const uint8_t* p, size_t n, TlsClientHello& out, 
             case kExtSessionTicket: out.session_ticket = len != 0; break;
             case kExtPsk: out.psk = true; break;
             case kExtEarlyData: out.early_data = true; break;
-            case kExtEch: out.ech = true; break;
+            case kExtEch:
+                out.ech = true;
+                out.ech_len = len;
+                break;
             case kExtNpn:
                 out.npn = true;
                 out.alpn_bits |= kAlpnOther;

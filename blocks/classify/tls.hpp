@@ -30,6 +30,7 @@ struct TlsClientHello {
     bool psk = false;             // pre_shared_key extension (TLS 1.3 resumption)
     bool early_data = false;      // early_data extension (0-RTT)
     bool ech = false;             // encrypted_client_hello extension
+    uint16_t ech_len = 0;         // its length (Tstat's ECH column)
     bool npn = false;             // next_protocol_negotiation extension
     uint8_t alpn_bits = 0;        // Tstat bitmap (ALPN in the high nibble, NPN bit in the low)
     FixedText<256> sni;           // host_name of the server_name extension

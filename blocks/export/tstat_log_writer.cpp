@@ -1,5 +1,8 @@
 #include "tstat_log_writer.hpp"
 #include "ip_text.hpp"
+#include "l7_log.hpp"
+
+#include <classify/classifier.hpp>
 
 #include <weir/registry.hpp>
 
@@ -20,7 +23,8 @@ namespace weir::blocks {
 
 namespace {
 
-const char* const kFileNames[] = {"log_tcp_complete", "log_tcp_nocomplete", "log_tcp_midstream", "log_udp_complete"};
+const char* const kFileNames[] = {"log_tcp_complete",  "log_tcp_nocomplete", "log_tcp_midstream",
+                                  "log_udp_complete",  "log_http_complete",  "log_dns_complete"};
 
 // Tstat's column names, in order (core set, then the end-to-end set).
 const char* const kTcpSide[] = {"ip", "port", "pkts_all", "rst_cnt", "ack_cnt", "ack_cnt_p", "bytes_uniq",
@@ -35,8 +39,18 @@ const char* const kOptionsSide[] = {"f1323_opt", "tm_opt",   "win_scl",   "sack_
                                     "cwin_min",  "cwin_ini", "pkts_rto",  "pkts_fs",   "pkts_reor", "pkts_dup",
                                     "pkts_unk",  "pkts_fc",  "pkts_unrto", "pkts_unfs", "syn_retx"};
 
+// Tstat's layer-7 set (columns 111-134 when every set is on).
+const char* const kLayer7[] = {"http_req_cnt",      "http_res_cnt",      "http_res",   "c_pkts_push", "s_pkts_push",
+                               "c_tls_SNI",         "s_tls_SCN",         "c_npnalpn",  "s_npnalpn",   "c_tls_sesid",
+                               "c_last_handshakeT", "s_last_handshakeT", "c_appdataT", "s_appdataT",  "c_appdataB",
+                               "s_appdataB",        "fqdn",              "dns_rslv",   "req_tm",      "res_tm",
+                               "http_hostname",     "c_TLSvers",         "s_TLSvers",  "dns_enc"};
+constexpr int kLayer7Columns = static_cast<int>(std::size(kLayer7));
+// log_udp_complete's QUIC columns (Tstat 3.3 built with QUIC details), after fqdn.
+const char* const kUdpQuic[] = {"quic_SNI", "quic_UA", "c_quic_ver", "s_quic_ver", "quic_0rtt", "quic_ech"};
+
 // Optional TCP column sets, with Tstat's bits in the #NN# header prefix.
-constexpr unsigned kSetE2e = 1, kSetOptions = 8;
+constexpr unsigned kSetE2e = 1, kSetLayer7 = 2, kSetOptions = 8;
 
 // "core", or a comma-separated list of e2e and options (core is always written).
 std::optional<unsigned> parse_sets(std::string_view text) {
@@ -49,6 +63,8 @@ std::optional<unsigned> parse_sets(std::string_view text) {
             sets |= kSetE2e;
         } else if (item == "options") {
             sets |= kSetOptions;
+        } else if (item == "layer7") {
+            sets |= kSetLayer7;
         } else if (item != "core") {
             return std::nullopt;
         }
@@ -64,6 +80,9 @@ std::string sets_text(unsigned sets) {
     }
     if ((sets & kSetOptions) != 0) {
         out += ",options";
+    }
+    if ((sets & kSetLayer7) != 0) {
+        out += ",layer7";
     }
     return out;
 }
@@ -105,6 +124,18 @@ struct Line {
         s.append(b, r.ptr);
     }
     void text(std::string_view t) { s.append(t.data(), t.size()); }
+    void text_or_dash(std::string_view t) { t.empty() ? text("-") : text(t); }
+    // A version as Tstat prints TLS versions: hex digits, "-" when unknown.
+    void hex_or_dash(uint32_t v, int digits) {
+        if (v == 0) {
+            s += '-';
+            return;
+        }
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (int i = digits - 1; i >= 0; --i) {
+            s += kHex[(v >> (4 * i)) & 0xf];
+        }
+    }
 };
 
 // Relative to the flow start, 0 when the event never happened.
@@ -142,12 +173,36 @@ TstatLogWriter::TstatLogWriter(BlockSetup& s) : Block(s) {
     rotate_ns_ = s.duration_ns("log.rotate", "1h", "new folder every this much flow time (0 = never)");
     const std::string sets = s.param<std::string>(
         "log.tcp_sets", "e2e",
-        "TCP log column sets: core (44 columns), or a comma list of e2e (RTT/TTL, +14) and options (+46)");
+        "TCP log column sets: core (44 columns), or a comma list of e2e (RTT/TTL, +14), options (+46) and layer7 "
+        "(+24; needs FlowMeter's classification)");
     const auto parsed = parse_sets(sets);
     if (!parsed) {
         throw ParamError(s.param_input().line, "param 'log.tcp_sets' of block '" + s.id() + "' is '" + sets +
-                                                   "', expected core, e2e, options or e2e,options");
+                                                   "', expected core or a comma list of e2e, options, layer7");
     }
+    const std::string messages = s.param<std::string>(
+        "log.messages", "", "per-message logs from FlowMeter's out_l7: http, dns, http,dns or empty");
+    for (std::size_t pos = 0; pos < messages.size();) {
+        const std::size_t comma = std::min(messages.find(',', pos), messages.size());
+        const std::string item = messages.substr(pos, comma - pos);
+        if (item == "http") {
+            http_log_ = true;
+        } else if (item == "dns") {
+            dns_log_ = true;
+        } else {
+            throw ParamError(s.param_input().line, "param 'log.messages' of block '" + s.id() + "' has '" + item +
+                                                       "', expected http, dns or http,dns");
+        }
+        pos = comma + 1;
+    }
+    const uint32_t privacy = s.param<uint32_t>(
+        "log.http_full_url", 0,
+        "log_http_complete privacy (Tstat's http_full_url): 0 no path, Referer/Location cut to scheme://host, no "
+        "cookies; 1 path without query; 2 everything");
+    if (privacy > 2) {
+        throw ParamError(s.param_input().line, "param 'log.http_full_url' of block '" + s.id() + "' must be 0, 1 or 2");
+    }
+    http_privacy_ = static_cast<uint8_t>(privacy);
     sets_ = *parsed;
     sets_requested_.store(sets_);
     midstream_ = s.param<bool>("log.midstream", true, "write flows first seen without their SYN to log_tcp_midstream");
@@ -169,8 +224,10 @@ TstatLogWriter::TstatLogWriter(BlockSetup& s) : Block(s) {
         internal_.push_back(c);
     }
     s.input<flow::FlowBatch>("in_flow", "finished flows", true, {"in_flows"});
+    in_l7_ = s.input<flow::L7Batch>("in_l7", "HTTP heads and DNS messages (FlowMeter l7.events), for log.messages",
+                                    false);
     for (int f = 0; f < kFiles; ++f) {
-        s.counter(std::string(kFileNames[f]).substr(4), lines_[f], "lines", std::string("flows written to ") + kFileNames[f]);
+        s.counter(std::string(kFileNames[f]).substr(4), lines_[f], "lines", std::string("lines written to ") + kFileNames[f]);
     }
     s.counter("folders", folders_, "folders", "log folders opened");
     s.counter("write_errors", write_errors_, "errors", "failed writes (disk full, ...)");
@@ -179,12 +236,50 @@ TstatLogWriter::TstatLogWriter(BlockSetup& s) : Block(s) {
         [this](std::string_view v) {
             const auto wanted = parse_sets(v);
             if (!wanted) {
-                throw std::invalid_argument("tcp_sets takes core, e2e, options or e2e,options");
+                throw std::invalid_argument("tcp_sets takes core or a comma list of e2e, options, layer7");
             }
             sets_requested_.store(*wanted);
         },
-        "TCP column sets (core, e2e, options, e2e,options); a change opens a new folder so each file has one header",
+        "TCP column sets (core, or a comma list of e2e, options, layer7); a change opens a new folder so each "
+        "file has one header",
         [this] { return VarValue{sets_text(sets_requested_.load())}; });
+    s.control(
+        "logs_off",
+        [this](std::string_view v) {
+            unsigned mask = 0;
+            for (std::size_t pos = 0; pos < v.size();) {
+                const std::size_t comma = std::min(v.find(',', pos), v.size());
+                const std::string_view log = v.substr(pos, comma - pos);
+                int f = 0;
+                while (f < kFiles && log != std::string_view(kFileNames[f]).substr(4)) {
+                    ++f;
+                }
+                if (f == kFiles) {
+                    std::string what = "logs_off takes a comma list of tcp_complete, tcp_nocomplete, tcp_midstream, "
+                                       "udp_complete, http_complete, dns_complete, not '";
+                    what += log;
+                    what += '\'';
+                    throw std::invalid_argument(what);
+                }
+                mask |= 1u << f;
+                pos = comma + 1;
+            }
+            logs_off_.store(mask, std::memory_order_relaxed);
+        },
+        "logs not written for now (comma list of tcp_complete, udp_complete, ...; empty = all); their lines are "
+        "counted in suppressed",
+        [this] {
+            std::string text;
+            const unsigned mask = logs_off_.load(std::memory_order_relaxed);
+            for (int f = 0; f < kFiles; ++f) {
+                if ((mask >> f) & 1u) {
+                    text += text.empty() ? "" : ",";
+                    text += std::string_view(kFileNames[f]).substr(4);
+                }
+            }
+            return VarValue{text};
+        });
+    s.counter("suppressed", suppressed_, "lines", "lines not written because their log was off (logs_off)");
 }
 
 TstatLogWriter::~TstatLogWriter() { close_files(); }
@@ -243,7 +338,8 @@ void TstatLogWriter::open_folder(int64_t t_ns) {
     folder_start_ns_ = t_ns;
     sets_ = sets_requested_.load();
     for (int f = 0; f < kFiles; ++f) {
-        if (f == kTcpMidstream && !midstream_) {
+        if ((f == kTcpMidstream && !midstream_) || (f == kHttpComplete && !http_log_) ||
+            (f == kDnsComplete && !dns_log_)) {
             continue;
         }
         const std::string path = folder + "/" + kFileNames[f];
@@ -260,6 +356,11 @@ void TstatLogWriter::open_folder(int64_t t_ns) {
 void TstatLogWriter::write_header(File which) {
     std::FILE* f = files_[which];
     int col = 1;
+    if (which == kHttpComplete || which == kDnsComplete) {
+        const std::string_view h = which == kHttpComplete ? l7log::http_header() : l7log::dns_header();
+        std::fwrite(h.data(), 1, h.size(), f);
+        return;
+    }
     if (which == kUdpComplete) {
         std::fputc('#', f);
         for (const char* side : {"c_", "s_"}) {
@@ -268,7 +369,11 @@ void TstatLogWriter::write_header(File which) {
                 ++col;
             }
         }
-        std::fprintf(f, " fqdn:%d\n", col);
+        std::fprintf(f, " fqdn:%d", col++);
+        for (const char* n : kUdpQuic) {
+            std::fprintf(f, " %s:%d", n, col++);
+        }
+        std::fputc('\n', f);
         return;
     }
     // Tstat writes the level bitmask of the whole run, also on nocomplete (which has core only).
@@ -294,6 +399,11 @@ void TstatLogWriter::write_header(File which) {
             for (const char* n : kOptionsSide) {
                 std::fprintf(f, " %s%s:%d", side, n, col++);
             }
+        }
+    }
+    if ((sets_ & kSetLayer7) != 0 && which != kTcpNocomplete) {
+        for (const char* n : kLayer7) {
+            std::fprintf(f, " %s:%d", n, col++);
         }
     }
     std::fputc('\n', f);
@@ -372,6 +482,64 @@ void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, unsigned
             }
         }
     }
+    if ((sets & kSetLayer7) != 0 && !r.classified) {
+        for (int i = 0; i < kLayer7Columns; ++i) {
+            l.text(" -");
+        }
+    } else if ((sets & kSetLayer7) != 0) {
+        const auto app = static_cast<classify::App>(r.app);
+        const bool http = app == classify::App::kHttp;
+        const bool tls = app == classify::App::kTls || (r.con_t & classify::kConTls) != 0;
+        for (unsigned v : {unsigned{r.http_messages[0]}, unsigned{r.http_messages[1]}}) {
+            l.sp();
+            l.num(v);
+        }
+        l.sp();
+        if (http && r.http_status != 0) {
+            l.num(r.http_status);
+        } else {
+            l.text("---");  // Tstat's mark for "not an HTTP response"
+        }
+        for (unsigned v : {r.pkts_push[0], r.pkts_push[1]}) {
+            l.sp();
+            l.num(v);
+        }
+        l.sp();
+        l.text_or_dash(tls ? r.name() : std::string_view());
+        l.text(" -");  // s_tls_SCN: the server certificate's CN is not parsed (encrypted in TLS 1.3)
+        for (unsigned v : {unsigned{r.alpn_bits[0]}, unsigned{r.alpn_bits[1]}, unsigned{r.tls_session}}) {
+            l.sp();
+            l.num(v);
+        }
+        for (int64_t t : {r.tls_last_handshake_ns[0], r.tls_last_handshake_ns[1], r.tls_appdata_ns[0],
+                          r.tls_appdata_ns[1]}) {
+            l.sp();
+            l.ms(rel(t, r.first_ns));
+        }
+        for (unsigned v : {r.tls_appdata_offset[0], r.tls_appdata_offset[1]}) {
+            l.sp();
+            l.num(v);
+        }
+        l.sp();
+        l.text_or_dash(r.fqdn());
+        l.sp();
+        if (r.fqdn().empty()) {
+            l.text("- 0 0");
+        } else {
+            l.text(ip_text(r.key.ip_version, r.dns_resolver));
+            l.sp();
+            l.ms(r.dns_request_ns);
+            l.sp();
+            l.ms(r.dns_response_ns);
+        }
+        l.sp();
+        l.text_or_dash(http ? r.name() : std::string_view());
+        l.sp();
+        l.hex_or_dash(tls ? r.tls_version[0] : 0, 4);
+        l.sp();
+        l.hex_or_dash(tls ? r.tls_version[1] : 0, 4);
+        l.text(" 0");  // dns_enc: the resolver's address is never anonymised here
+    }
     l.s += '\n';
     if (std::fwrite(l.s.data(), 1, l.s.size(), f) != l.s.size()) {
         write_errors_.add(1);
@@ -400,32 +568,102 @@ void TstatLogWriter::write_udp(std::FILE* f, const flow::FlowRecord& r) {
         l.sp();
     }
     // fqdn: the name DN-Hunter found (FlowMeter with classification), Tstat's "-" otherwise.
-    l.text(r.fqdn().empty() ? std::string_view("-") : r.fqdn());
+    l.text_or_dash(r.fqdn());
+    // QUIC: SNI, user agent (gQUIC's UAID, not decoded), versions, 0-RTT packets, ECH length.
+    if (!r.classified) {
+        l.text(" - - - - - -");
+    } else {
+        const bool quic = static_cast<classify::App>(r.app) == classify::App::kQuic;
+        l.sp();
+        l.text_or_dash(quic ? r.name() : std::string_view());
+        l.text(" - ");
+        l.hex_or_dash(r.quic_version[0], 8);
+        l.sp();
+        l.hex_or_dash(r.quic_version[1], 8);
+        l.sp();
+        l.num(r.quic_0rtt);
+        l.sp();
+        l.num(quic ? r.ech_len : 0);
+    }
     l.s += '\n';
     if (std::fwrite(l.s.data(), 1, l.s.size(), f) != l.s.size()) {
         write_errors_.add(1);
     }
 }
 
-void TstatLogWriter::receive(InputId, const Message& msg) {
-    for (const auto& r : static_cast<const flow::FlowBatch&>(msg)) {
-        const bool switch_sets = files_[kTcpComplete] != nullptr && sets_requested_.load() != sets_;
-        if (files_[kTcpComplete] == nullptr || switch_sets ||
-            (rotate_ns_ > 0 && r.last_ns >= folder_start_ns_ + rotate_ns_)) {
-            open_folder(r.first_ns > 0 ? r.first_ns : r.last_ns);
+void TstatLogWriter::ensure_folder(int64_t t_ns, int64_t first_ns) {
+    const bool switch_sets = files_[kTcpComplete] != nullptr && sets_requested_.load() != sets_;
+    if (files_[kTcpComplete] == nullptr || switch_sets || (rotate_ns_ > 0 && t_ns >= folder_start_ns_ + rotate_ns_)) {
+        open_folder(first_ns > 0 ? first_ns : t_ns);
+    }
+}
+
+void TstatLogWriter::write_l7(const flow::L7Record& e) {
+    const bool http = e.kind != flow::L7Kind::kDns;
+    std::FILE* f = files_[http ? kHttpComplete : kDnsComplete];
+    if (f == nullptr || off(http ? kHttpComplete : kDnsComplete)) {
+        return;  // that log is not asked for, or switched off for now
+    }
+    const auto multicast = [&](const std::array<uint8_t, 16>& a) {
+        return e.key.ip_version == 4 ? (a[0] >= 224 && a[0] < 240) : a[0] == 0xff;
+    };
+    if (!http && (multicast(e.key.addr[0]) || multicast(e.key.addr[1]))) {
+        return;  // Tstat leaves multicast DNS (mDNS, LLMNR) out of log_dns_complete
+    }
+    std::string ends;
+    const std::string c_ip = ip_text(e.key.ip_version, e.key.addr[0]);
+    const std::string s_ip = ip_text(e.key.ip_version, e.key.addr[1]);
+    Line out;
+    int rows = 0;
+    if (http) {
+        ends = c_ip + '\t' + std::to_string(e.key.port[0]) + '\t' + s_ip + '\t' + std::to_string(e.key.port[1]) + '\t';
+        rows = l7log::append_http_row(out.s, ends, e, static_cast<l7log::UrlPrivacy>(http_privacy_)) ? 1 : 0;
+    } else {
+        // Tstat names the querier the client (the flow's first sender, the same here).
+        for (int d = 0; d < 2; ++d) {
+            ends += d == 0 ? c_ip : s_ip;
+            ends += ' ';
+            ends += std::to_string(e.key.port[d]);
+            ends += internal(e.key.ip_version, e.key.addr[d]) ? " 1 0 " : " 0 0 ";
         }
+        rows = l7log::append_dns_rows(out.s, ends, e);
+    }
+    if (rows == 0) {
+        return;
+    }
+    if (std::fwrite(out.s.data(), 1, out.s.size(), f) != out.s.size()) {
+        write_errors_.add(1);
+    }
+    lines_[http ? kHttpComplete : kDnsComplete].add(static_cast<uint64_t>(rows));
+}
+
+void TstatLogWriter::receive(InputId gate, const Message& msg) {
+    off_ = logs_off_.load(std::memory_order_relaxed);
+    if (gate == in_l7_) {
+        for (const auto& e : static_cast<const flow::L7Batch&>(msg)) {
+            ensure_folder(e.ts_ns, e.ts_ns);
+            write_l7(e);
+        }
+        return;
+    }
+    for (const auto& r : static_cast<const flow::FlowBatch&>(msg)) {
+        ensure_folder(r.last_ns, r.first_ns);
         if (r.key.proto == IPPROTO_UDP) {
-            write_udp(files_[kUdpComplete], r);
-            lines_[kUdpComplete].add(1);
+            if (!off(kUdpComplete)) {
+                write_udp(files_[kUdpComplete], r);
+                lines_[kUdpComplete].add(1);
+            }
         } else if (r.midstream) {
-            if (midstream_) {
+            if (midstream_ && !off(kTcpMidstream)) {
                 write_tcp(files_[kTcpMidstream], r, sets_);
                 lines_[kTcpMidstream].add(1);
             }
         } else if (r.complete) {
-            write_tcp(files_[kTcpComplete], r, sets_);
-            lines_[kTcpComplete].add(1);
-        } else {
+            if (!off(kTcpComplete)) {
+                write_tcp(files_[kTcpComplete], r, sets_);
+                lines_[kTcpComplete].add(1);
+            }
+        } else if (!off(kTcpNocomplete)) {
             write_tcp(files_[kTcpNocomplete], r, 0);
             lines_[kTcpNocomplete].add(1);
         }

@@ -97,8 +97,13 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
         throw ParamError(s.param_input().line, "param 'table.capacity' of block '" + s.id() +
                                                    "' must be 16..200000000");
     }
+    events_ = s.param<bool>("l7.events", false,
+                            "emit HTTP message heads and DNS messages on out_l7 (log_http_complete, log_dns_complete)");
     s.input<PacketBatch>("in_pkt", "packets to meter");
     out_ = s.output<flow::FlowBatch>("out_flow", "finished flows, in batches", {"out_flows"});
+    out_l7_ = s.output<flow::L7Batch>("out_l7", "layer-7 messages (l7.events): HTTP heads, DNS messages");
+    s.counter("l7_events", l7_events_, "messages", "layer-7 messages emitted on out_l7");
+    s.counter("l7_dropped", l7_dropped_, "messages", "layer-7 messages lost because downstream held every batch");
     s.counter("packets", packets_, "packets", "packets received");
     s.counter("tcp_packets", tcp_packets_, "packets", "TCP packets metered");
     s.counter("udp_packets", udp_packets_, "packets", "UDP packets metered");
@@ -146,6 +151,9 @@ void FlowMeter::start() {
     work_ = std::make_unique<Decoding[]>(PacketBatch::kMaxPackets);
     fragments_ = std::make_unique<FragmentPorts[]>(kFragmentSlots);
     pool_ = std::make_unique<flow::FlowBatchPool>(4096);
+    if (events_) {
+        l7_pool_ = std::make_unique<flow::L7BatchPool>(256);
+    }
 }
 
 void FlowMeter::receive(InputId, const Message& msg) {
@@ -177,6 +185,52 @@ void FlowMeter::receive(InputId, const Message& msg) {
         expire(batch.time_ns());  // a clock marker: packet time moved on without packets
     }
     packets_.add(n);
+    if (l7_pending_ != nullptr) {
+        emit(out_l7_, *l7_pending_);
+        l7_pending_->release();
+        l7_pending_ = nullptr;
+    }
+}
+
+void FlowMeter::l7_event(const Flow& f, int dir, flow::L7Kind kind, const Decoded& d, const PacketView& p) {
+    if (l7_pending_ == nullptr || l7_pending_->full()) {
+        if (l7_pending_ != nullptr) {
+            emit(out_l7_, *l7_pending_);
+            l7_pending_->release();
+        }
+        l7_pending_ = l7_pool_->acquire();
+        if (l7_pending_ == nullptr) {
+            l7_dropped_.add(1);
+            return;
+        }
+    }
+    flow::L7Record& e = l7_pending_->append();
+    const flow::CanonicalKey& k = f.key;
+    const int lo = f.client_is_lo() ? 0 : 1;
+    e.key.ip_version = k.ip_version;
+    e.key.proto = k.proto;
+    e.key.addr[lo] = k.addr_lo;
+    e.key.port[lo] = k.port_lo;
+    e.key.addr[1 - lo] = k.addr_hi;
+    e.key.port[1 - lo] = k.port_hi;
+    e.ts_ns = p.ts_ns;
+    e.kind = kind;
+    e.dir = static_cast<uint8_t>(dir);
+    e.payload_len = d.payload_len;
+    e.len = static_cast<uint16_t>(std::min<uint32_t>(d.payload_captured, flow::L7Record::kMaxBytes));
+    std::memcpy(e.data, p.data + d.payload_offset, e.len);
+    e.fqdn[0] = '\0';
+    if (kind != flow::L7Kind::kDns) {
+        if (const DnsName* n = resolved(f); n != nullptr) {
+            const std::size_t len = std::min<std::size_t>(n->len, e.fqdn.size() - 1);
+            std::memcpy(e.fqdn.data(), n->name, len);
+            e.fqdn[len] = '\0';
+        }
+    }
+    if (l7_pending_->time_ns() < p.ts_ns) {
+        l7_pending_->set_time_ns(p.ts_ns);
+    }
+    l7_events_.add(1);
 }
 
 FlowMeter::FragmentPorts& FlowMeter::fragment_slot(const Decoded& d) {
@@ -320,11 +374,24 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     if (dns_names_ && dir == 1 && !is_tcp && d.sport == 53 && d.payload_captured > 0) {
         learn_dns(*f, dir, d, p);
     }
+    if (events_ && !is_tcp && (d.sport == 53 || d.dport == 53) && d.payload_captured > 0) {
+        l7_event(*f, dir, flow::L7Kind::kDns, d, p);
+    }
     if (classify_ && d.payload_captured > 0) {
         // Before the statistics: a FIN or RST in this segment may end the flow.
         classify::ClassifierState& cs = cls_state(f);
         if (!cs.done()) {
             classifier_->classify(cs, dir, p.data + d.payload_offset, d.payload_captured, d.seq);
+        }
+        if (is_tcp && (d.tcp_flags & proto::kPsh) != 0) {
+            ++cs.push[dir];
+        }
+        const classify::L7Event ev =
+            classifier_->follow(cs, dir, p.data + d.payload_offset, d.payload_captured, d.seq, p.ts_ns);
+        if (ev != classify::L7Event::kNone && events_) {
+            l7_event(*f, dir, ev == classify::L7Event::kHttpRequest ? flow::L7Kind::kHttpRequest
+                                                                     : flow::L7Kind::kHttpResponse,
+                     d, p);
         }
     }
     if (is_tcp) {
@@ -716,7 +783,6 @@ void FlowMeter::learn_dns(const Flow& f, int dir, const Decoded& d, const Packet
         return;
     }
     const std::array<uint8_t, 16>& client = dir == 1 ? d.dst : d.src;
-    (void)f;
     for (uint8_t i = 0; i < m.answer_count; ++i) {
         const classify::DnsAnswer& a = m.answers[i];
         const uint8_t v = a.type == classify::kDnsTypeA ? 4 : a.type == classify::kDnsTypeAaaa ? 6 : 0;
@@ -739,6 +805,8 @@ void FlowMeter::learn_dns(const Flow& f, int dir, const Decoded& d, const Packet
         const std::string_view name = m.qname.view();
         slot->client = client;
         slot->server = server;
+        slot->resolver = dir == 1 ? d.src : d.dst;
+        slot->query_ns = f.dir[0].t_last.get() != 0 ? abs_ns(f, f.dir[0].t_last) : 0;
         slot->ip_version = v;
         slot->ts_ns = p.ts_ns;
         slot->len = static_cast<uint8_t>(std::min(name.size(), sizeof slot->name));
@@ -843,7 +911,23 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
         rec.set_alpn(cs.alpn.view());
         if (const DnsName* n = resolved(f); n != nullptr) {
             rec.set_fqdn(std::string_view(n->name, n->len));
+            rec.dns_resolver = n->resolver;
+            rec.dns_request_ns = n->query_ns;
+            rec.dns_response_ns = n->ts_ns;
         }
+        for (int d = 0; d < 2; ++d) {
+            rec.http_messages[d] = cs.http_messages[d];
+            rec.pkts_push[d] = cs.push[d];
+            rec.alpn_bits[d] = cs.alpn_bits[d];
+            rec.tls_last_handshake_ns[d] = cs.tls_walk[d].last_handshake_ns;
+            rec.tls_appdata_ns[d] = cs.tls_walk[d].appdata_ns;
+            rec.tls_appdata_offset[d] = cs.tls_walk[d].appdata_offset;
+        }
+        rec.tls_session = cs.tls_session;
+        rec.quic_version[0] = cs.quic_version;
+        rec.quic_version[1] = cs.quic_server_version;
+        rec.quic_0rtt = cs.quic_0rtt;
+        rec.ech_len = cs.ech_len;
     }
     if (extended_) {
         rec.extended = true;

@@ -17,17 +17,23 @@
 //                       true); false keeps the core set only and 248 bytes per flow in the table
 //   stats.options       with stats.extended, also the TCP-options set (default true); false keeps
 //                       the end-to-end set only (RTT, TTL), which is cheaper per packet
+//   l7.events           emit layer-7 messages on out_l7: the first segment of every HTTP request
+//                       and response head (flows classified HTTP; needs classify.enabled) and every
+//                       DNS message over UDP port 53 — for log_http_complete and log_dns_complete
+//                       (default false)
 //   tcp.midstream       track TCP flows first seen without their SYN (default true); false gives
 //                       Tstat's behaviour: such packets are counted as untracked and ignored
 // Gates: in  in_pkt: PacketBatch
 //        out out_flow: FlowBatch — flows as they end (Tstat's close order), then every open flow
 //                      at the end of the input or at shutdown
+//        out out_l7: L7Batch — layer-7 messages (l7.events), as they are seen
 // Variables: packets, tcp_packets, udp_packets, other_packets, untracked_tcp (packets of flows
 //   not opened by a SYN, when tcp.midstream is false), flows_active, flows_created, flows_ended,
 //   evictions, records_dropped (no batch to carry them: downstream stalled), table_bytes,
 //   bytes_per_flow (entry + extension + index share, when the table is full),
 //   fragments_attributed (later IP fragments counted in their datagram's flow),
-//   dns_names_learned (DNS answers remembered for DN-Hunter),
+//   dns_names_learned (DNS answers remembered for DN-Hunter), l7_events (layer-7 messages
+//   emitted), l7_dropped (lost: downstream held every batch),
 //   bad_<reason> (packets that could not be decoded, per reason: see proto::Verdict).
 #pragma once
 
@@ -109,6 +115,7 @@ private:
     void expire(int64_t now_ns);
     void end_due(flow::Flow& f, int64_t now_ns);
     void emit_records();
+    void l7_event(const flow::Flow& f, int dir, flow::L7Kind kind, const proto::Decoded& d, const PacketView& p);
 
     uint32_t capacity_ = 0;
     int64_t tcp_idle_ns_ = 0;
@@ -127,7 +134,9 @@ private:
     struct DnsName {
         std::array<uint8_t, 16> client{};
         std::array<uint8_t, 16> server{};
+        std::array<uint8_t, 16> resolver{};
         int64_t ts_ns = 0;  // 0 = empty
+        int64_t query_ns = 0;  // the client's latest packet to the resolver before the answer
         uint8_t ip_version = 0;
         uint8_t len = 0;
         char name[110] = {};
@@ -144,6 +153,11 @@ private:
         return *reinterpret_cast<classify::ClassifierState*>(&table_->ext<uint8_t>(f) + cls_offset_);
     }
     OutputId out_ = 0;
+    OutputId out_l7_ = 0;
+    bool events_ = false;
+    std::unique_ptr<flow::L7BatchPool> l7_pool_;
+    flow::L7Batch* l7_pending_ = nullptr;
+    Counter l7_events_, l7_dropped_;
 
     std::unique_ptr<flow::FlowTable> table_;
     std::unique_ptr<Decoding[]> work_;  // one per packet of a batch

@@ -112,6 +112,21 @@ struct FlowRecord {
     std::array<char, 129> name_buf{};  // TLS/QUIC SNI, HTTP Host or DNS query name
     std::array<char, 17> alpn_buf{};
     std::array<char, 111> fqdn_buf{};  // DN-Hunter: the name the client resolved for the server
+    // Tstat's layer-7 set (log_tcp_complete) and QUIC columns (log_udp_complete), with
+    // classification. Times are absolute ns, 0 = never happened.
+    uint16_t http_messages[2] = {0, 0};  // HTTP requests started by the client, responses by the server
+    uint32_t pkts_push[2] = {0, 0};      // data segments with PSH
+    uint8_t alpn_bits[2] = {0, 0};       // Tstat c_npnalpn / s_npnalpn
+    uint8_t tls_session = 0;             // Tstat c_tls_sesid bits
+    int64_t tls_last_handshake_ns[2] = {0, 0};
+    int64_t tls_appdata_ns[2] = {0, 0};
+    uint32_t tls_appdata_offset[2] = {0, 0};  // stream offset of the first application_data record
+    uint32_t quic_version[2] = {0, 0};   // client's Initial version, server's first long header
+    uint16_t quic_0rtt = 0;              // client 0-RTT packets
+    uint16_t ech_len = 0;                // encrypted_client_hello length
+    std::array<uint8_t, 16> dns_resolver{};  // DN-Hunter: the server that answered (fqdn set)
+    int64_t dns_request_ns = 0;          // the client's query before that answer
+    int64_t dns_response_ns = 0;
     void set_name(std::string_view v) noexcept { copy(name_buf.data(), name_buf.size(), v); }
     void set_alpn(std::string_view v) noexcept { copy(alpn_buf.data(), alpn_buf.size(), v); }
     std::string_view name() const noexcept { return name_buf.data(); }
@@ -129,49 +144,107 @@ private:
     }
 };
 
-class FlowBatchPool;
+template <class Record, uint32_t N>
+class RecordBatchPool;
 
-// Up to kMax finished flows; pooled like packet batches.
-class FlowBatch final : public Message {
+// Up to N records (finished flows, layer-7 events); pooled like packet batches.
+template <class Record, uint32_t N>
+class RecordBatch final : public Message {
 public:
-    static constexpr uint32_t kMax = 64;
+    static constexpr uint32_t kMax = N;
 
     uint32_t size() const noexcept { return count_; }
     bool full() const noexcept { return count_ == kMax; }
     bool empty() const noexcept { return count_ == 0; }
-    const FlowRecord& operator[](uint32_t i) const noexcept { return records_[i]; }
-    const FlowRecord* begin() const noexcept { return records_.get(); }
-    const FlowRecord* end() const noexcept { return records_.get() + count_; }
-    FlowRecord& append() noexcept { return records_[count_++]; }
+    const Record& operator[](uint32_t i) const noexcept { return records_[i]; }
+    const Record* begin() const noexcept { return records_.get(); }
+    const Record* end() const noexcept { return records_.get() + count_; }
+    Record& append() noexcept { return records_[count_++]; }
 
 private:
-    friend class FlowBatchPool;
-    explicit FlowBatch(FlowBatchPool* pool);
-    ~FlowBatch() = default;
-    static void recycle(Message* m) noexcept;
+    friend class RecordBatchPool<Record, N>;
+    explicit RecordBatch(RecordBatchPool<Record, N>* pool)
+        : Message(&MessageTraits<RecordBatch>::type, &RecordBatch::recycle), pool_(pool), records_(new Record[N]) {}
+    ~RecordBatch() = default;
+    static void recycle(Message* m) noexcept {
+        auto* b = static_cast<RecordBatch*>(m);
+        b->count_ = 0;
+        (void)b->pool_->free_.try_push(b);
+    }
 
-    FlowBatchPool* pool_;
+    RecordBatchPool<Record, N>* pool_;
     uint32_t count_ = 0;
-    std::unique_ptr<FlowRecord[]> records_;
+    std::unique_ptr<Record[]> records_;
 };
 
-class FlowBatchPool {
+template <class Record, uint32_t N>
+class RecordBatchPool {
 public:
-    explicit FlowBatchPool(std::size_t max_batches);
-    ~FlowBatchPool();
-    FlowBatchPool(const FlowBatchPool&) = delete;
-    FlowBatchPool& operator=(const FlowBatchPool&) = delete;
+    using Batch = RecordBatch<Record, N>;
+    explicit RecordBatchPool(std::size_t max_batches) : max_(max_batches), free_(max_batches) {
+        all_.reserve(max_batches);
+    }
+    ~RecordBatchPool() {
+        for (Batch* b : all_) {
+            if (b->refs() == 0) {
+                delete b;
+            }
+        }
+    }
+    RecordBatchPool(const RecordBatchPool&) = delete;
+    RecordBatchPool& operator=(const RecordBatchPool&) = delete;
     // A cleared batch with one reference, or nullptr when max_batches are in flight.
-    FlowBatch* acquire();
+    Batch* acquire() {
+        Batch* b = nullptr;
+        if (free_.try_pop(b)) {
+            b->count_ = 0;
+            b->reset_refs();
+            b->set_time_ns(0);
+            return b;
+        }
+        if (all_.size() < max_) {
+            b = new Batch(this);
+            all_.push_back(b);
+            return b;
+        }
+        return nullptr;
+    }
 
 private:
-    friend class FlowBatch;
+    friend class RecordBatch<Record, N>;
     std::size_t max_;
-    MpmcQueue<FlowBatch*> free_;
-    std::vector<FlowBatch*> all_;
+    MpmcQueue<Batch*> free_;
+    std::vector<Batch*> all_;
 };
+
+using FlowBatch = RecordBatch<FlowRecord, 64>;
+using FlowBatchPool = RecordBatchPool<FlowRecord, 64>;
+
+// One layer-7 message seen by FlowMeter (l7.events): the first segment of an HTTP request or
+// response head, or a DNS message over UDP — the rows of Tstat's log_http_complete and
+// log_dns_complete. The payload's first bytes are copied, so the writer parses them on its own
+// thread and the capture buffer is not held.
+enum class L7Kind : uint8_t { kHttpRequest, kHttpResponse, kDns };
+
+struct L7Record {
+    static constexpr uint32_t kMaxBytes = 1500;
+
+    FlowKey key;                    // the flow's client [0] and server [1]
+    int64_t ts_ns = 0;
+    L7Kind kind = L7Kind::kDns;
+    uint8_t dir = 0;                // sender: 0 client, 1 server
+    uint16_t len = 0;               // bytes kept in `data`
+    uint32_t payload_len = 0;       // the segment's payload on the wire
+    std::array<char, 111> fqdn{};   // DN-Hunter's name for the server, "" if none
+    uint8_t data[kMaxBytes];
+};
+
+using L7Batch = RecordBatch<L7Record, 32>;
+using L7BatchPool = RecordBatchPool<L7Record, 32>;
 
 }  // namespace weir::flow
 
 WEIR_MESSAGE_TYPE(weir::flow::FlowBatch, "FlowBatch",
                   "up to 64 finished flows with Tstat-style per-direction statistics");
+WEIR_MESSAGE_TYPE(weir::flow::L7Batch, "L7Batch",
+                  "up to 32 layer-7 messages (HTTP heads, DNS messages) with their flow, for per-message logs");
