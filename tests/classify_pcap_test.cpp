@@ -49,6 +49,7 @@ using Frame = std::vector<std::vector<std::string>>;  // field -> occurrences
 // Captures that run a protocol on a port tshark does not associate with it: Decode As.
 const std::map<std::string, std::string> kDecodeAs = {
     {"ssh.pcap", " -d tcp.port==8000,ssh"},  // SSH server on port 8000 (stream 1)
+    {"edonkey.pcap", " -d tcp.port==7551,edonkey"},  // eDonkey peer on port 7551
 };
 
 std::vector<Frame> tshark(const std::string& file) {
@@ -405,7 +406,9 @@ TEST_P(ClassifyCapture, MatchesTshark) {
         {App::kPop3, {"pop"}}, {App::kImap, {"imap"}}, {App::kBitTorrent, {"bittorrent"}},
         {App::kDns, {"dns", "mdns", "llmnr"}}, {App::kQuic, {"quic", "gquic"}}, {App::kStun, {"stun"}},
         {App::kDtls, {"dtls"}}, {App::kSip, {"sip"}}, {App::kRtp, {"rtp"}}, {App::kRtcp, {"rtcp"}},
-        {App::kUtp, {"bt-utp"}}, {App::kBtDht, {"bt-dht"}}, {App::kSsdp, {"ssdp"}}};
+        {App::kUtp, {"bt-utp"}}, {App::kBtDht, {"bt-dht"}}, {App::kSsdp, {"ssdp"}}, {App::kEdonkey, {"edonkey"}},
+        {App::kRtsp, {"rtsp"}}, {App::kRtmp, {"rtmpt"}}, {App::kIcy, {"http"}}, {App::kMsn, {"msnms"}},
+        {App::kYmsg, {"ymsg"}}, {App::kXmpp, {"xmpp"}}};
     for (const auto& [stream, protos] : stream_protocols) {
         const App app = ours.flow_apps.count(stream) != 0 ? ours.flow_apps.at(stream) : App::kUnknown;
         const bool by_port = ours.flow_flags.count(stream) != 0 && (ours.flow_flags.at(stream) & kFlagByPort) != 0;

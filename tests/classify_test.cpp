@@ -706,6 +706,63 @@ TEST(Classifier, HttpHostInASecondSegment) {
     EXPECT_TRUE(s.done());
 }
 
+// eDonkey from the capture (hello 0xE3/0x01 and hello answer 0xE3/0x4C); RTSP, ICY, RTMP, MSN,
+// YMSG and XMPP from their specifications' first messages; and near misses that must stay unknown.
+TEST(Classifier, OtherTcpProtocolsFromTheirFirstMessages) {
+    const auto first = [](uint16_t server_port, int dir, const Bytes& p) {
+        Classifier clf(2);
+        ClassifierState s;
+        Classifier::init(s, IPPROTO_TCP, 40000, server_port);
+        clf.classify(s, dir, p.data(), p.size(), 1);
+        return s;
+    };
+    const auto text = [](std::string_view t) { return Bytes(t.begin(), t.end()); };
+    for (int frame : {4, 5}) {
+        const ClassifierState s = first(7551, frame == 4 ? 0 : 1, payload_of("edonkey.pcap", frame));
+        EXPECT_EQ(s.app, App::kEdonkey) << "frame " << frame;
+        EXPECT_EQ(s.p2p_t, kP2pEdonkey);
+        EXPECT_EQ(s.con_t, kConP2p);
+    }
+    Bytes hello = payload_of("edonkey.pcap", 4);
+    hello[1] = static_cast<uint8_t>(hello[1] + 1);  // the length no longer covers the segment
+    EXPECT_EQ(first(7551, 0, hello).app, App::kUnknown);
+    hello.resize(5);
+    EXPECT_EQ(first(7551, 0, hello).app, App::kUnknown);
+
+    const ClassifierState rtsp = first(554, 0, text("OPTIONS rtsp://cam.example/stream RTSP/1.0\r\nCSeq: 1\r\n\r\n"));
+    EXPECT_EQ(rtsp.app, App::kRtsp);
+    EXPECT_EQ(rtsp.con_t, kConRtsp);
+    EXPECT_EQ(first(554, 1, text("RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n")).app, App::kRtsp);
+    EXPECT_EQ(first(8080, 0, text("OPTIONS / HTTP/1.1\r\nHost: a\r\n\r\n")).app, App::kHttp) << "HTTP stays HTTP";
+
+    const ClassifierState icy = first(8000, 1, text("ICY 200 OK\r\nicy-name: radio\r\n\r\n"));
+    EXPECT_EQ(icy.app, App::kIcy);
+    EXPECT_EQ(icy.con_t, kConIcy);
+
+    Bytes c0c1(1537, 0);
+    c0c1[0] = 3;
+    const ClassifierState rtmp = first(1935, 0, c0c1);
+    EXPECT_EQ(rtmp.app, App::kRtmp);
+    EXPECT_EQ(rtmp.con_t, kConRtmp);
+    c0c1.resize(100);
+    EXPECT_NE(first(443, 0, c0c1).app, App::kRtmp) << "a short 0x03 segment is not a handshake";
+
+    const ClassifierState msn = first(1863, 0, text("VER 1 MSNP18 MSNP17 CVR0\r\n"));
+    EXPECT_EQ(msn.app, App::kMsn);
+    EXPECT_EQ(msn.con_t, kConMsn);
+    Bytes ymsg = text("YMSG");
+    ymsg.resize(20, 0);
+    ymsg[5] = 0x10;  // protocol version 16
+    EXPECT_EQ(first(5050, 0, ymsg).app, App::kYmsg);
+    const ClassifierState xmpp = first(
+        5222, 0,
+        text("<?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' "
+             "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"));
+    EXPECT_EQ(xmpp.app, App::kXmpp);
+    EXPECT_EQ(xmpp.con_t, kConXmpp);
+    EXPECT_EQ(first(8080, 0, text("<?xml version='1.0'?><soap:Envelope/>")).app, App::kUnknown);
+}
+
 TEST(Classifier, MailBannersAndStartTls) {
     Classifier clf(2);
     ClassifierState s;

@@ -54,8 +54,11 @@ NDPI_TO_OURS = {
     "SIP": {"sip"},
     "DTLS": {"dtls"},
     "SSDP": {"ssdp"},
+    "eDonkey": {"edonkey"},
+    "RTSP": {"rtsp"},
+    "RTMP": {"rtmp"},
+    "XMPP": {"xmpp"},
     # Protocols we do not recognise (docs/classification.md, "Missing"): unknown for us.
-    "eDonkey": {"unknown"},
     "Skype": {"unknown"},
     "Skype_Teams": {"unknown"},
     "SkypeCall": {"unknown"},

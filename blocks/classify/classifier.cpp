@@ -11,7 +11,9 @@ namespace weir::classify {
 std::string_view to_string(App a) {
     static constexpr std::string_view kNames[] = {"unknown", "http", "tls",  "ssh",  "smtp", "pop3",
                                                   "imap",    "bittorrent", "dns", "quic", "stun", "dtls",
-                                                  "sip",     "rtp",  "rtcp", "utp",  "bt-dht", "ssdp"};
+                                                  "sip",     "rtp",  "rtcp", "utp",  "bt-dht", "ssdp",
+                                                  "edonkey", "rtsp", "rtmp", "icy",  "msn",    "ymsg",
+                                                  "xmpp"};
     static_assert(std::size(kNames) == static_cast<size_t>(App::kCount));
     const auto i = static_cast<size_t>(a);
     return i < std::size(kNames) ? kNames[i] : "?";
@@ -52,6 +54,28 @@ bool is_mail(App a) { return a == App::kSmtp || a == App::kPop3 || a == App::kIm
 bool bittorrent_handshake(const uint8_t* p, size_t n) {
     static constexpr char kBt[] = "\x13" "BitTorrent protocol";
     return starts_with(p, n, std::string_view(kBt, 20));
+}
+
+// eDonkey/eMule over TCP: a protocol byte (0xE3 eDonkey, 0xC5 eMule extensions, 0xD4 eMule
+// zlib-packed), a little-endian 32-bit length of what follows (opcode and data), the opcode. The
+// first message of either side is a whole message (hello, login, hello answer, ...): its length
+// must account for the segment exactly, or be followed by another message header.
+bool edonkey_message(const uint8_t* p, size_t n) {
+    const auto proto_byte = [](uint8_t b) { return b == 0xe3 || b == 0xc5 || b == 0xd4; };
+    if (n < 6 || !proto_byte(p[0])) {
+        return false;
+    }
+    const uint32_t len = uint32_t{p[1]} | uint32_t{p[2]} << 8 | uint32_t{p[3]} << 16 | uint32_t{p[4]} << 24;
+    if (len == 0 || len > n - 5) {
+        return false;
+    }
+    return len == n - 5 || (n >= 5 + len + 6 && proto_byte(p[5 + len]));
+}
+
+// The first line contains `what` (up to the line's end or 256 bytes).
+bool line_has(const uint8_t* p, size_t n, std::string_view what) {
+    const std::string_view line(reinterpret_cast<const char*>(p), std::min<size_t>(n, 256));
+    return line.substr(0, line.find('\n')).find(what) != std::string_view::npos;
 }
 
 bool sip_start(const uint8_t* p, size_t n) {
@@ -135,6 +159,12 @@ App app_for_port(uint8_t proto, uint16_t port) noexcept {
         case 110: return App::kPop3;
         case 143: return App::kImap;
         case 53: return App::kDns;
+        case 554: return App::kRtsp;
+        case 1935: return App::kRtmp;
+        case 4662: return App::kEdonkey;
+        case 5222: return App::kXmpp;
+        case 1863: return App::kMsn;
+        case 5050: return App::kYmsg;
         default: return port >= 6881 && port <= 6889 ? App::kBitTorrent : App::kUnknown;
         }
     }
@@ -582,6 +612,15 @@ Classifier::Step Classifier::tcp_stream(ClassifierState& s, int d, const uint8_t
     if (s.app != App::kUnknown && s.app != App::kHttp) {
         return Step::kDone;
     }
+    // RTSP (RFC 2326), before HTTP (OPTIONS looks like an HTTP method): "RTSP/1.0 200" responses,
+    // requests naming an rtsp:// URL or RTSP/1.0.
+    if (s.app == App::kUnknown &&
+        (starts_with(p, n, "RTSP/1.") ||
+         (n >= 8 && p[0] >= 'A' && p[0] <= 'Z' && (line_has(p, n, " rtsp://") || line_has(p, n, " RTSP/1."))))) {
+        s.app = App::kRtsp;
+        s.con_t |= kConRtsp;
+        return Step::kDone;
+    }
     // HTTP/1.x request or response.
     if (looks_like_http(p, n) || (n < 8 && !last && (p[0] == 'G' || p[0] == 'P' || p[0] == 'H'))) {
         const ParseStatus st = parse_http(p, n, http_);
@@ -611,6 +650,47 @@ Classifier::Step Classifier::tcp_stream(ClassifierState& s, int d, const uint8_t
     }
     if (n < 20 && !last && std::memcmp(p, "\x13" "BitTorrent protocol", n) == 0) {
         return Step::kMore;
+    }
+    if (edonkey_message(p, n)) {
+        s.app = App::kEdonkey;
+        s.con_t |= kConP2p;
+        s.p2p_t = kP2pEdonkey;
+        return Step::kDone;
+    }
+    // SHOUTcast/Icecast v1 answers "ICY 200 OK".
+    if (d == 1 && starts_with(p, n, "ICY ")) {
+        s.app = App::kIcy;
+        s.con_t |= kConIcy;
+        return Step::kDone;
+    }
+    // RTMP handshake: C0 (version 3) and C1 (1,536 bytes) are sent alone before the server's S0/S1.
+    if (d == 0 && p[0] == 0x03 && s.pkts[0] <= 2) {
+        if (n == 1537) {
+            s.app = App::kRtmp;
+            s.con_t |= kConRtmp;
+            return Step::kDone;
+        }
+        if (n < 1537 && !last && s.server_port == 1935) {
+            return Step::kMore;  // C0+C1 cut by a small MSS
+        }
+    }
+    // Instant messaging: MSN's "VER <trid> MSNPnn", Yahoo's "YMSG" header, XMPP's stream opening.
+    if (d == 0 && starts_with(p, n, "VER ") && line_has(p, n, " MSNP")) {
+        s.app = App::kMsn;
+        s.con_t |= kConMsn;
+        return Step::kDone;
+    }
+    if (starts_with(p, n, "YMSG") && n >= 20) {
+        s.app = App::kYmsg;
+        s.con_t |= kConYmsg;
+        return Step::kDone;
+    }
+    if ((starts_with(p, n, "<?xml") || starts_with(p, n, "<stream:stream")) &&
+        std::string_view(reinterpret_cast<const char*>(p), std::min<size_t>(n, 512)).find("jabber:") !=
+            std::string_view::npos) {
+        s.app = App::kXmpp;
+        s.con_t |= kConXmpp;
+        return Step::kDone;
     }
     if (d == 1) {
         // Server-first text protocols.

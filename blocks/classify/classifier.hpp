@@ -10,7 +10,8 @@
 // status), SSH, SMTP/POP3/IMAP banners and STARTTLS (with the TLS hello after it), BitTorrent
 // handshake, DNS over TCP; UDP — DNS, QUIC (Initial decrypted: SNI, ALPN, versions; gQUIC by
 // version), STUN, DTLS, SIP, RTP/RTCP (sequence continuity), BitTorrent DHT, uTP and SSDP
-// (HTTP over UDP: its Host). TLS also in SSLv2-format ClientHellos (version only). When nothing
+// (HTTP over UDP: its Host); TCP eDonkey/eMule (plain), RTSP, RTMP (handshake), ICY
+// (SHOUTcast), MSN (MSNP), Yahoo Messenger (YMSG) and XMPP, with Tstat's con_t/p2p_t bits. TLS also in SSLv2-format ClientHellos (version only). When nothing
 // matched, a well-known server port decides, flagged kByPort. See docs/classification.md.
 //
 // Hot path: no allocation, no lock, no syscall, no virtual call in this code. OpenSSL contexts are
@@ -49,7 +50,7 @@ inline constexpr uint8_t kUdpUnknown = 0, kUdpFirstRtp = 1, kUdpFirstRtcp = 2, k
 // The application decided for a flow (ours: finer than con_t, one value).
 enum class App : uint8_t {
     kUnknown, kHttp, kTls, kSsh, kSmtp, kPop3, kImap, kBitTorrent, kDns, kQuic, kStun, kDtls,
-    kSip, kRtp, kRtcp, kUtp, kBtDht, kSsdp, kCount
+    kSip, kRtp, kRtcp, kUtp, kBtDht, kSsdp, kEdonkey, kRtsp, kRtmp, kIcy, kMsn, kYmsg, kXmpp, kCount
 };
 std::string_view to_string(App a);
 
