@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <openssl/x509.h>
 #include <pcap/pcap.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -627,8 +628,9 @@ TEST(ClassifyQuic, CryptoReassemblyOutOfOrderAndGaps) {
 TEST(Classifier, StateIsSmall) {
     std::cout << "sizeof(ClassifierState) = " << sizeof(ClassifierState) << " bytes\n";
     // 332 for the first-bytes classification, + 132 for the layer-7 set's TLS record walks (both
-    // directions), push and HTTP message counts, QUIC versions and 0-RTT.
-    EXPECT_LE(sizeof(ClassifierState), 464u);
+    // directions), push and HTTP message counts, QUIC versions and 0-RTT, + 64 for the server
+    // certificate CN.
+    EXPECT_LE(sizeof(ClassifierState), 528u);
 }
 
 TEST(Classifier, ClientHelloSplitOverThreeSegments) {
@@ -704,6 +706,68 @@ TEST(Classifier, HttpHostInASecondSegment) {
     EXPECT_EQ(s.name.view(), "www.example.org");
     EXPECT_EQ(s.http_status, 301);
     EXPECT_TRUE(s.done());
+}
+
+// A certificate made by OpenSSL (subject O, CN and OU in that order, CN as UTF8String), wrapped
+// in a ServerHello + Certificate flight: our DER walk finds the CN OpenSSL wrote, and every cut
+// of the bytes is kTruncated (never a wrong CN, never a read past the end: fenced).
+TEST(X509, SubjectCommonNameOfTheLeafCertificate) {
+    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+    ASSERT_NE(key, nullptr);
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 4242);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+    X509_NAME* subject = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Weir Tests"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("*.weir.example"), -1,
+                               -1, 0);
+    X509_NAME_add_entry_by_txt(subject, "OU", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("ops"), -1, -1, 0);
+    X509_NAME* issuer = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(issuer, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Weir Test CA"), -1, -1, 0);
+    X509_set_issuer_name(cert, issuer);
+    X509_set_pubkey(cert, key);
+    ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+    unsigned char* der = nullptr;
+    const int der_len = i2d_X509(cert, &der);
+    ASSERT_GT(der_len, 0);
+    const Bytes cert_der(der, der + der_len);
+    OPENSSL_free(der);
+    X509_NAME_free(issuer);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+
+    FixedText<64> cn;
+    EXPECT_EQ(certificate_subject_cn(fenced(cert_der, cert_der.size()), cert_der.size(), cn), ParseStatus::kOk);
+    EXPECT_EQ(cn.view(), "*.weir.example");
+    // ServerHello (a minimal body) + Certificate { list { cert } } as handshake bytes.
+    Bytes hs = {2, 0, 0, 4, 3, 3, 0, 0};
+    const size_t list = 3 + cert_der.size();
+    hs.insert(hs.end(), {11, static_cast<uint8_t>((list + 3) >> 16), static_cast<uint8_t>((list + 3) >> 8),
+                         static_cast<uint8_t>(list + 3), static_cast<uint8_t>(list >> 16), static_cast<uint8_t>(list >> 8),
+                         static_cast<uint8_t>(list), static_cast<uint8_t>(cert_der.size() >> 16),
+                         static_cast<uint8_t>(cert_der.size() >> 8), static_cast<uint8_t>(cert_der.size())});
+    hs.insert(hs.end(), cert_der.begin(), cert_der.end());
+    EXPECT_EQ(server_certificate_cn(fenced(hs, hs.size()), hs.size(), cn), ParseStatus::kOk);
+    EXPECT_EQ(cn.view(), "*.weir.example");
+    size_t first_ok = hs.size();
+    for (size_t n = 0; n < hs.size(); ++n) {
+        const ParseStatus st = server_certificate_cn(fenced(hs, n), n, cn);
+        ASSERT_NE(st, ParseStatus::kInvalid) << "cut at " << n;
+        if (st == ParseStatus::kOk) {
+            EXPECT_EQ(cn.view(), "*.weir.example") << "cut at " << n;
+            first_ok = std::min(first_ok, n);
+        }
+    }
+    EXPECT_LT(first_ok, hs.size() - 64) << "the subject is read before the certificate's end (key, signature)";
+    // A resumed session's flight (ServerHello, then no Certificate) and garbage.
+    const Bytes resumed = {2, 0, 0, 4, 3, 3, 0, 0, 14, 0, 0, 0};
+    EXPECT_EQ(server_certificate_cn(fenced(resumed, resumed.size()), resumed.size(), cn), ParseStatus::kOk);
+    EXPECT_TRUE(cn.empty());
+    Bytes bad = hs;
+    bad[8 + 10] = 0x31;  // the certificate is no longer a SEQUENCE
+    EXPECT_EQ(server_certificate_cn(fenced(bad, bad.size()), bad.size(), cn), ParseStatus::kInvalid);
 }
 
 // eDonkey from the capture (hello 0xE3/0x01 and hello answer 0xE3/0x4C); RTSP, ICY, RTMP, MSN,

@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <cmath>
@@ -306,9 +307,45 @@ TEST_P(EveryCaptureL7, TlsLayer7ColumnsAgreeWithTshark) {
         x.whole = sum <= x.len && types.front() == "23";
         first_appdata[key] = x;
     }
+    // The server's leaf certificate per connection, its subject CN read by OpenSSL.
+    std::map<std::string, std::string> server_cn;  // "server:port > client:port"
+    for (const auto& f : tshark(file, "tls.handshake.certificate && !icmp && !icmpv6",
+                                "-e tcp.srcport -e tcp.dstport -e tls.handshake.certificate")) {
+        const std::string key = f[0] + ":" + f[2] + " > " + f[1] + ":" + f[3];
+        if (server_cn.count(key) != 0 || f[4].empty()) {
+            continue;
+        }
+        const std::string hex = split_fields(f[4], ',').front();
+        std::vector<unsigned char> der;
+        for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+            der.push_back(static_cast<unsigned char>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+        }
+        const unsigned char* in = der.data();
+        X509* cert = d2i_X509(nullptr, &in, static_cast<long>(der.size()));
+        ASSERT_NE(cert, nullptr) << key;
+        char cn[256] = {};
+        const int len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+        server_cn[key] = len > 0 ? std::string(cn, static_cast<std::size_t>(std::min(len, 63))) : "-";
+        X509_free(cert);
+    }
     std::ostringstream diff;
-    int checked = 0;
+    int checked = 0, certificates = 0;
+    const int s_scn = column(h, "s_tls_SCN");
     for (const auto& r : logs.tcp) {
+        if (r.size() > static_cast<std::size_t>(s_scn) && r[static_cast<std::size_t>(c_vers)] != "-") {
+            const std::string key = r[14] + ":" + r[15] + " > " + r[0] + ":" + r[1];
+            const auto it = server_cn.find(key);
+            const std::string& ours = r[static_cast<std::size_t>(s_scn)];
+            if (it != server_cn.end()) {
+                ++certificates;
+                if (ours != it->second) {
+                    diff << "  " << key << ": s_tls_SCN weir '" << ours << "', OpenSSL on tshark's certificate '"
+                         << it->second << "'\n";
+                }
+            } else if (ours != "-") {
+                diff << "  " << key << ": s_tls_SCN weir '" << ours << "', tshark saw no certificate\n";
+            }
+        }
         if (r.size() <= static_cast<std::size_t>(c_vers) || r[static_cast<std::size_t>(c_vers)] == "-") {
             continue;  // not a TLS flow
         }
@@ -341,7 +378,9 @@ TEST_P(EveryCaptureL7, TlsLayer7ColumnsAgreeWithTshark) {
             }
         }
     }
-    EXPECT_TRUE(diff.str().empty()) << file << " (" << checked << " directions checked):\n" << diff.str();
+    EXPECT_TRUE(diff.str().empty()) << file << " (" << checked << " directions checked, " << certificates
+                                    << " certificates):\n"
+                                    << diff.str();
 }
 
 INSTANTIATE_TEST_SUITE_P(Pcaps, EveryCaptureL7, ::testing::ValuesIn(pcap_files()), capture_test_name);

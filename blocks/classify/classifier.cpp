@@ -49,6 +49,19 @@ bool first_line_has(const uint8_t* p, size_t n, std::string_view word) {
     return false;
 }
 
+// A record other than handshake follows the handshake records (ChangeCipherSpec after a resumed
+// session's ServerHello): the cleartext flight is over.
+bool flight_ended(const uint8_t* p, size_t n) {
+    size_t at = 0;
+    while (at + 5 <= n) {
+        if (p[at] != 22) {
+            return at != 0;
+        }
+        at += 5 + (size_t{p[at + 3]} << 8 | p[at + 4]);
+    }
+    return false;
+}
+
 bool is_mail(App a) { return a == App::kSmtp || a == App::kPop3 || a == App::kImap; }
 
 bool bittorrent_handshake(const uint8_t* p, size_t n) {
@@ -581,6 +594,13 @@ Classifier::Step Classifier::tcp_stream(ClassifierState& s, int d, const uint8_t
                     take_client_hello(s, client_hello_);
                 } else {
                     take_server_hello(s, server_hello_);
+                    // TLS 1.2 and earlier: the Certificate message follows in the clear.
+                    if (st == ParseStatus::kOk && server_hello_.version < 0x0304 &&
+                        server_certificate_cn(handshake_.get(), scan.handshake_len, s.server_cn) ==
+                            ParseStatus::kTruncated &&
+                        !last && !flight_ended(p, n)) {
+                        return Step::kMore;
+                    }
                 }
                 return Step::kDone;
             }

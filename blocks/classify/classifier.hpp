@@ -25,6 +25,7 @@
 #include "classify/quic.hpp"
 #include "classify/text.hpp"
 #include "classify/tls.hpp"
+#include "classify/x509.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -114,6 +115,7 @@ struct ClassifierState {
     uint16_t ech_len = 0;           // encrypted_client_hello extension length (TLS or QUIC hello)
     TlsRecordWalk tls_walk[2];
     FixedText<128> name;            // TLS/QUIC SNI, HTTP Host, or DNS query name
+    FixedText<64> server_cn;        // TLS <= 1.2: the server certificate's subject CN
     FixedText<16> alpn;             // TLS/QUIC: the server's selection, else the client's first offer
     FixedText<33> ja3;
     FixedText<37> ja4;

@@ -124,7 +124,25 @@ struct Line {
         s.append(b, r.ptr);
     }
     void text(std::string_view t) { s.append(t.data(), t.size()); }
-    void text_or_dash(std::string_view t) { t.empty() ? text("-") : text(t); }
+    // A name in a space-separated log: "-" when empty; a space, TAB, newline or other control
+    // byte (a hostile Host or SNI) is percent-encoded so it can never split the row.
+    void text_or_dash(std::string_view t) {
+        if (t.empty()) {
+            s += '-';
+            return;
+        }
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        for (const char ch : t) {
+            const auto c = static_cast<unsigned char>(ch);
+            if (c <= 0x20 || c == 0x7f) {
+                s += '%';
+                s += kHex[c >> 4];
+                s += kHex[c & 0xf];
+            } else {
+                s += ch;
+            }
+        }
+    }
     // A version as Tstat prints TLS versions: hex digits, "-" when unknown.
     void hex_or_dash(uint32_t v, int digits) {
         if (v == 0) {
@@ -506,7 +524,8 @@ void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, unsigned
         }
         l.sp();
         l.text_or_dash(tls ? r.name() : std::string_view());
-        l.text(" -");  // s_tls_SCN: the server certificate's CN is not parsed (encrypted in TLS 1.3)
+        l.sp();
+        l.text_or_dash(tls ? r.server_cn() : std::string_view());  // s_tls_SCN (TLS <= 1.2 only)
         for (unsigned v : {unsigned{r.alpn_bits[0]}, unsigned{r.alpn_bits[1]}, unsigned{r.tls_session}}) {
             l.sp();
             l.num(v);
