@@ -648,6 +648,46 @@ TEST(FlowJson, OneObjectPerFlowWithWhatWasMeasured) {
     }
 }
 
+// A Host with a space and a TAB (and a User-Agent with a TAB) cannot split a row: percent-encoded
+// in the space-separated log_tcp_complete, blanked to a space in the TAB-separated
+// log_http_complete.
+TEST(TstatLogs, HostileNamesCannotSplitARow) {
+    auto f = clean_connection(kT0);
+    const auto put = [](std::vector<uint8_t>& frame, std::string text, std::size_t size) {
+        text.resize(size - 4, 'z');
+        text += "\r\n\r\n";
+        std::copy(text.begin(), text.end(), frame.begin() + 54);  // after Ethernet, IPv4, TCP
+    };
+    put(f[3].bytes, "GET / HTTP/1.1\r\nHost: a b\tc\r\nUser-Agent: x\ty\r\nX-Pad: ", 100);
+    put(f[4].bytes, "HTTP/1.1 200 OK\r\nServer: s\r\nX-Pad: ", 200);
+    const std::string pcap = write_pcap("hostile.pcap", f);
+    const std::string dir = ::testing::TempDir() + "/weir-hostile";
+    std::filesystem::remove_all(dir);
+    const auto r = run_command(engine_binary() + " -q --no-summary " + source_root() + "/compositions/tstat.xml -D TRACE=" +
+                               pcap + " -D LOGDIR=" + dir + " -D HTTP_FULL_URL=2", true);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    const auto l = lines_of(dir + "/2023_11_14_22_13.out/log_tcp_complete");
+    ASSERT_EQ(l.size(), 2u);
+    const auto row = fields(l[1]);
+    ASSERT_EQ(row.size(), 128u) << l[1];
+    EXPECT_EQ(row[104], "1");              // http_req_cnt
+    EXPECT_EQ(row[105], "1");              // http_res_cnt
+    EXPECT_EQ(row[106], "200");            // http_res
+    EXPECT_EQ(row[124], "a%20b%09c");      // http_hostname
+    const auto h = lines_of(dir + "/2023_11_14_22_13.out/log_http_complete");
+    ASSERT_EQ(h.size(), 4u);  // two header lines, the request, the response
+    const auto req = split_fields(h[2], '\t');
+    ASSERT_EQ(req.size(), 13u) << h[2];
+    EXPECT_EQ(req[5], "GET");
+    EXPECT_EQ(req[6], "a b c");
+    EXPECT_EQ(req[8], "/");
+    EXPECT_EQ(req[10], "x y");
+    const auto res = split_fields(h[3], '\t');
+    ASSERT_EQ(res.size(), 13u) << h[3];
+    EXPECT_EQ(res[6], "200");
+    EXPECT_EQ(res[9], "s");
+}
+
 TEST(TstatLogs, SetsNotMeasuredAreDashesNotZeros) {
     const std::string pcap = write_pcap("dash.pcap", clean_connection(kT0));
     for (const std::string defines : {"-D EXTENDED=false", "-D OPTIONS=false", "-D CLASSIFY=false"}) {
