@@ -34,7 +34,7 @@ using weir::testing::split_fields;
 enum Field {
     kFrame, kTcpStream, kUdpStream, kSni, kHost, kQname, kJa3, kJa3s, kSegCount, kIpFrags, kIp6Frags,
     kRetx, kSpuriousRetx, kQuicVersion, kProtocols, kHsType, kHsVersion, kSupportedVersion, kAlpn,
-    kDnsA, kDnsAaaa, kDnsCname, kDnsRcode, kDnsQtype, kFieldCount
+    kDnsA, kDnsAaaa, kDnsCname, kDnsRcode, kDnsQtype, kGquicSni, kFieldCount
 };
 const char* const kFieldNames[kFieldCount] = {
     "frame.number", "tcp.stream", "udp.stream", "tls.handshake.extensions_server_name", "http.host",
@@ -42,7 +42,7 @@ const char* const kFieldNames[kFieldCount] = {
     "ipv6.fragment.count", "tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission",
     "quic.version", "frame.protocols", "tls.handshake.type", "tls.handshake.version",
     "tls.handshake.extensions.supported_version", "tls.handshake.extensions_alpn_str", "dns.a", "dns.aaaa",
-    "dns.cname", "dns.flags.rcode", "dns.qry.type"};
+    "dns.cname", "dns.flags.rcode", "dns.qry.type", "gquic.tag.sni"};
 
 using Frame = std::vector<std::vector<std::string>>;  // field -> occurrences
 
@@ -308,6 +308,10 @@ TEST_P(ClassifyCapture, MatchesTshark) {
                     stream_names.emplace((tcp ? "tcp " : "udp ") + ids.back(), v);  // first one wins
                 }
             }
+        }
+        // Google QUIC's CHLO carries the SNI in the clear (a per-flow name here, not per packet).
+        if (!t[kGquicSni].empty() && !t[kUdpStream].empty() && ours.not_tcp_udp.count(frame) == 0) {
+            stream_names.emplace("udp " + t[kUdpStream].back(), t[kGquicSni][0]);
         }
     }
 

@@ -229,7 +229,7 @@ TEST_P(EveryCaptureFlows, ClassifiedNamesEqualTshark) {
     const auto r = run_command("tshark -n -r '" + file +
                                "' -T fields -E separator=/t -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst "
                                "-e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport "
-                               "-e tls.handshake.extensions_server_name -e http.host -e dns.qry.name");
+                               "-e tls.handshake.extensions_server_name -e http.host -e dns.qry.name -e gquic.tag.sni");
     // Canonical 5-tuple text (lower endpoint first) -> names in frame order.
     std::map<std::string, std::vector<std::string>> names;
     const auto canon = [](const std::string& proto, std::string a, std::string ap, std::string b, std::string bp) {
@@ -257,7 +257,7 @@ TEST_P(EveryCaptureFlows, ClassifiedNamesEqualTshark) {
         const bool tcp = !f[4].empty();
         const std::string sp = last(tcp ? f[4] : f[6]);
         const std::string dp = last(tcp ? f[5] : f[7]);
-        for (std::size_t i = 8; i <= 10; ++i) {
+        for (std::size_t i = 8; i <= 11 && i < f.size(); ++i) {
             if (!f[i].empty()) {
                 names[canon(tcp ? "tcp" : "udp", src, sp, dst, dp)].push_back(split(f[i], ',')[0]);
             }

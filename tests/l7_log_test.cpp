@@ -383,6 +383,81 @@ TEST_P(EveryCaptureL7, TlsLayer7ColumnsAgreeWithTshark) {
                                     << diff.str();
 }
 
+// log_udp_complete's QUIC columns: quic_SNI is the SNI tshark decodes for that connection (IETF
+// QUIC's decrypted ClientHello or Google QUIC's CHLO), quic_UA gQUIC's UAID (percent-encoded),
+// c_quic_ver the version of the client's first long header.
+TEST_P(EveryCaptureL7, QuicColumnsAgreeWithTshark) {
+    const std::string file = GetParam();
+    const fs::path dir = fs::path(::testing::TempDir()) / ("quic-" + fs::path(file).filename().string());
+    fs::remove_all(dir);
+    (void)run_command(engine_binary() + " -q --no-summary " + source_root() + "/compositions/tstat.xml -D TRACE='" +
+                      file + "' -D LOGDIR='" + dir.string() + "' 2>&1");
+    Rows udp;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const Rows r = read_rows(e.path() / "log_udp_complete", ' ');
+        udp.insert(udp.end(), r.begin(), r.end());
+    }
+    struct Theirs {
+        std::set<std::string> sni, ua;
+        std::string version;
+    };
+    std::map<std::string, Theirs> conns;  // "client:port > server:port" of the client's packets
+    for (const auto& f : tshark(file, "(quic || gquic) && !icmp && !icmpv6",
+                                "-e udp.srcport -e udp.dstport -e tls.handshake.extensions_server_name -e gquic.tag.sni "
+                                "-e gquic.tag.uaid -e quic.version -e gquic.version")) {
+        Theirs& t = conns[f[0] + ":" + f[2] + " > " + f[1] + ":" + f[3]];
+        for (std::size_t i : {4, 5}) {
+            if (!f[i].empty()) {
+                t.sni.insert(split_fields(f[i], ',').front());
+            }
+        }
+        if (!f[6].empty()) {
+            t.ua.insert(f[6]);
+        }
+        if (t.version.empty() && !f[7].empty()) {
+            t.version = split_fields(f[7], ',').front();  // 0x00000001
+        }
+        if (t.version.empty() && f[8].size() == 4) {
+            char hex[9];
+            std::snprintf(hex, sizeof hex, "%02x%02x%02x%02x", f[8][0], f[8][1], f[8][2], f[8][3]);
+            t.version = std::string("0x") + hex;
+        }
+    }
+    std::ostringstream diff;
+    int checked = 0;
+    for (const auto& r : udp) {
+        ASSERT_EQ(r.size(), 25u);
+        const std::string key = r[0] + ":" + r[1] + " > " + r[9] + ":" + r[10];
+        const auto it = conns.find(key);
+        if (r[19] == "-" && r[21] == "-") {
+            if (it != conns.end() && !it->second.sni.empty() && r[8] == "27") {
+                diff << "  " << key << ": tshark SNI " << *it->second.sni.begin() << ", weir none\n";
+            }
+            continue;
+        }
+        if (it == conns.end()) {
+            diff << "  " << key << ": weir QUIC columns, tshark no QUIC\n";
+            continue;
+        }
+        ++checked;
+        const Theirs& t = it->second;
+        if (r[19] != "-" && t.sni.count(r[19]) == 0) {
+            diff << "  " << key << ": quic_SNI " << r[19] << ", tshark " << (t.sni.empty() ? "-" : *t.sni.begin()) << "\n";
+        }
+        std::string ua = t.ua.empty() ? "-" : *t.ua.begin();
+        for (std::size_t at = 0; (at = ua.find(' ', at)) != std::string::npos;) {
+            ua.replace(at, 1, "%20");
+        }
+        if (r[20] != ua) {
+            diff << "  " << key << ": quic_UA " << r[20] << ", tshark " << ua << "\n";
+        }
+        if (!t.version.empty() && "0x" + r[21] != t.version) {
+            diff << "  " << key << ": c_quic_ver " << r[21] << ", tshark " << t.version << "\n";
+        }
+    }
+    EXPECT_TRUE(diff.str().empty()) << file << " (" << checked << " QUIC flows):\n" << diff.str();
+}
+
 INSTANTIATE_TEST_SUITE_P(Pcaps, EveryCaptureL7, ::testing::ValuesIn(pcap_files()), capture_test_name);
 
 }  // namespace

@@ -132,6 +132,36 @@ bool gquic_version(uint32_t v) {
 
 // Google QUIC before Q046: public header with the version flag (0x01) and the version after an
 // optional 8-byte connection id. Returns the version or 0.
+// Google QUIC up to Q046 sends its client hello ("CHLO": a tag count, then tag/end-offset pairs
+// and the values) in the clear: the SNI and UAID (user agent) tags.
+void gquic_chlo(const uint8_t* p, size_t n, FixedText<128>& sni, FixedText<64>& uaid) {
+    const std::string_view head(reinterpret_cast<const char*>(p), std::min<size_t>(n, 96));
+    const size_t at = head.find("CHLO");
+    if (at == std::string_view::npos || at + 8 > n) {
+        return;
+    }
+    const size_t tags = size_t{p[at + 4]} | size_t{p[at + 5]} << 8;
+    const size_t table = at + 8;
+    const size_t values = table + 8 * tags;
+    if (tags == 0 || tags > 64 || values > n) {
+        return;
+    }
+    size_t prev = 0;
+    for (size_t i = 0; i < tags; ++i) {
+        const uint8_t* t = p + table + 8 * i;
+        const size_t end = size_t{t[4]} | size_t{t[5]} << 8 | size_t{t[6]} << 16 | size_t{t[7]} << 24;
+        if (end < prev || values + end > n) {
+            return;  // offsets must grow and stay inside the packet
+        }
+        if (std::memcmp(t, "SNI\0", 4) == 0) {
+            sni.assign(p + values + prev, end - prev);
+        } else if (std::memcmp(t, "UAID", 4) == 0) {
+            uaid.assign(p + values + prev, end - prev);
+        }
+        prev = end;
+    }
+}
+
 uint32_t gquic_public_header_version(const uint8_t* p, size_t n) {
     if (n < 13 || (p[0] & 0x80) != 0 || (p[0] & 0x01) == 0) {
         return 0;
@@ -596,7 +626,7 @@ Classifier::Step Classifier::tcp_stream(ClassifierState& s, int d, const uint8_t
                     take_server_hello(s, server_hello_);
                     // TLS 1.2 and earlier: the Certificate message follows in the clear.
                     if (st == ParseStatus::kOk && server_hello_.version < 0x0304 &&
-                        server_certificate_cn(handshake_.get(), scan.handshake_len, s.server_cn) ==
+                        server_certificate_cn(handshake_.get(), scan.handshake_len, s.second_name) ==
                             ParseStatus::kTruncated &&
                         !last && !flight_ended(p, n)) {
                         return Step::kMore;
@@ -767,6 +797,9 @@ bool Classifier::quic(ClassifierState& s, int d, const uint8_t* p, size_t n, boo
         s.app = App::kQuic;
         s.quic_version = gquic;
         s.udp_type[d] = kUdpQuic;
+        if (d == 0 && s.name.empty()) {
+            gquic_chlo(p, n, s.name, s.second_name);
+        }
         finalize(s, d);  // Google QUIC's own crypto (Q0xx) is not decrypted
         return true;
     }

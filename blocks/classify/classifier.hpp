@@ -115,7 +115,8 @@ struct ClassifierState {
     uint16_t ech_len = 0;           // encrypted_client_hello extension length (TLS or QUIC hello)
     TlsRecordWalk tls_walk[2];
     FixedText<128> name;            // TLS/QUIC SNI, HTTP Host, or DNS query name
-    FixedText<64> server_cn;        // TLS <= 1.2: the server certificate's subject CN
+    FixedText<64> second_name;      // TLS <= 1.2: the server certificate's subject CN; gQUIC: the
+                                    // CHLO's user agent (UAID)
     FixedText<16> alpn;             // TLS/QUIC: the server's selection, else the client's first offer
     FixedText<33> ja3;
     FixedText<37> ja4;

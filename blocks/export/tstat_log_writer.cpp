@@ -525,7 +525,7 @@ void TstatLogWriter::write_tcp(std::FILE* f, const flow::FlowRecord& r, unsigned
         l.sp();
         l.text_or_dash(tls ? r.name() : std::string_view());
         l.sp();
-        l.text_or_dash(tls ? r.server_cn() : std::string_view());  // s_tls_SCN (TLS <= 1.2 only)
+        l.text_or_dash(tls ? r.second_name() : std::string_view());  // s_tls_SCN (TLS <= 1.2 only)
         for (unsigned v : {unsigned{r.alpn_bits[0]}, unsigned{r.alpn_bits[1]}, unsigned{r.tls_session}}) {
             l.sp();
             l.num(v);
@@ -588,14 +588,16 @@ void TstatLogWriter::write_udp(std::FILE* f, const flow::FlowRecord& r) {
     }
     // fqdn: the name DN-Hunter found (FlowMeter with classification), Tstat's "-" otherwise.
     l.text_or_dash(r.fqdn());
-    // QUIC: SNI, user agent (gQUIC's UAID, not decoded), versions, 0-RTT packets, ECH length.
+    // QUIC: SNI, user agent (gQUIC's UAID), versions, 0-RTT packets, ECH length.
     if (!r.classified) {
         l.text(" - - - - - -");
     } else {
         const bool quic = static_cast<classify::App>(r.app) == classify::App::kQuic;
         l.sp();
         l.text_or_dash(quic ? r.name() : std::string_view());
-        l.text(" - ");
+        l.sp();
+        l.text_or_dash(quic ? r.second_name() : std::string_view());  // gQUIC's UAID, percent-encoded
+        l.sp();
         l.hex_or_dash(r.quic_version[0], 8);
         l.sp();
         l.hex_or_dash(r.quic_version[1], 8);

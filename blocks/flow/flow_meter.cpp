@@ -909,7 +909,7 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
         rec.http_status = cs.http_status;
         rec.set_name(cs.name.view());
         rec.set_alpn(cs.alpn.view());
-        rec.set_server_cn(cs.server_cn.view());
+        rec.set_second_name(cs.second_name.view());
         if (const DnsName* n = resolved(f); n != nullptr) {
             rec.set_fqdn(std::string_view(n->name, n->len));
             rec.dns_resolver = n->resolver;

@@ -112,7 +112,7 @@ struct FlowRecord {
     std::array<char, 129> name_buf{};  // TLS/QUIC SNI, HTTP Host or DNS query name
     std::array<char, 17> alpn_buf{};
     std::array<char, 111> fqdn_buf{};  // DN-Hunter: the name the client resolved for the server
-    std::array<char, 64> server_cn_buf{};  // TLS <= 1.2 server certificate's subject CN
+    std::array<char, 64> second_name_buf{};  // TLS <= 1.2: server certificate's subject CN; gQUIC: user agent
     // Tstat's layer-7 set (log_tcp_complete) and QUIC columns (log_udp_complete), with
     // classification. Times are absolute ns, 0 = never happened.
     uint16_t http_messages[2] = {0, 0};  // HTTP requests started by the client, responses by the server
@@ -134,8 +134,8 @@ struct FlowRecord {
     std::string_view alpn() const noexcept { return alpn_buf.data(); }
     void set_fqdn(std::string_view v) noexcept { copy(fqdn_buf.data(), fqdn_buf.size(), v); }
     std::string_view fqdn() const noexcept { return fqdn_buf.data(); }
-    void set_server_cn(std::string_view v) noexcept { copy(server_cn_buf.data(), server_cn_buf.size(), v); }
-    std::string_view server_cn() const noexcept { return server_cn_buf.data(); }
+    void set_second_name(std::string_view v) noexcept { copy(second_name_buf.data(), second_name_buf.size(), v); }
+    std::string_view second_name() const noexcept { return second_name_buf.data(); }
 
 private:
     static void copy(char* out, std::size_t cap, std::string_view v) noexcept {
