@@ -80,9 +80,10 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
                               "classify flows from their first payload bytes (Tstat's con_t, p2p_t, http_t, UDP "
                               "types; SNI, Host, DNS name): +" + std::to_string(sizeof(classify::ClassifierState)) +
                                   " bytes per flow");
-    const uint32_t dns_names = s.param<uint32_t>(
+    dns_capacity_ = s.param<uint32_t>(
         "dns.names", 65536, "with classification: DNS answers remembered to name later flows (DN-Hunter; 0 = off)");
-    dns_sets_ = dns_names == 0 ? 0 : static_cast<uint32_t>(std::bit_ceil(std::max<uint32_t>(dns_names / kDnsWays, 1)));
+    dns_share_ = s.param<std::string>("dns.share", "",
+                                      "share one DN-Hunter table with the meters naming the same group (replicas)");
     cls_slots_ = s.param<uint32_t>("classify.reassembly_slots", 1024,
                                    "flows that can wait for the rest of a cut message at once (8 KiB each)");
     extended_ = s.param<bool>("stats.extended", true,
@@ -114,6 +115,8 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
               "later IP fragments counted in their datagram's flow (its first fragment gave the ports)");
     s.counter("dns_names_learned", dns_names_learned_, "answers",
               "DNS answers remembered to name later flows (DN-Hunter)");
+    s.counter("dns_names_dropped", dns_names_dropped_, "answers",
+              "DNS answers not remembered: another meter sharing the table was writing that slot");
     s.counter("flows_created", flows_created_, "flows", "flows opened");
     s.counter("flows_ended", flows_ended_, "flows", "flows written out (every reason)");
     s.counter("evictions", evictions_, "flows", "flows ended early because the table was full");
@@ -143,8 +146,9 @@ void FlowMeter::start() {
         capacity_, cls_offset_ + (classify_ ? sizeof(classify::ClassifierState) : 0));
     if (classify_) {
         classifier_ = std::make_unique<classify::Classifier>(cls_slots_);
-        if (dns_sets_ > 0) {
-            dns_names_ = std::make_unique<DnsName[]>(static_cast<std::size_t>(dns_sets_) * kDnsWays);
+        if (dns_capacity_ > 0) {
+            dns_ = dns_share_.empty() ? std::make_shared<flow::DnsNames>(dns_capacity_)
+                                      : flow::DnsNames::shared(&engine(), dns_share_, dns_capacity_);
             dns_msg_ = std::make_unique<classify::DnsMessage>();
         }
     }
@@ -221,9 +225,9 @@ void FlowMeter::l7_event(const Flow& f, int dir, flow::L7Kind kind, const Decode
     std::memcpy(e.data, p.data + d.payload_offset, e.len);
     e.fqdn[0] = '\0';
     if (kind != flow::L7Kind::kDns) {
-        if (const DnsName* n = resolved(f); n != nullptr) {
-            const std::size_t len = std::min<std::size_t>(n->len, e.fqdn.size() - 1);
-            std::memcpy(e.fqdn.data(), n->name, len);
+        if (flow::DnsNames::Name n; resolved(f, n)) {
+            const std::size_t len = std::min<std::size_t>(n.len, e.fqdn.size() - 1);
+            std::memcpy(e.fqdn.data(), n.name, len);
             e.fqdn[len] = '\0';
         }
     }
@@ -371,7 +375,7 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
         ext = &table_->ext<FlowExt>(f);
         ttl(ext->e2e[dir], d.ttl, f->dir[dir].pkts_all == 0);
     }
-    if (dns_names_ && dir == 1 && !is_tcp && d.sport == 53 && d.payload_captured > 0) {
+    if (dns_ && dir == 1 && !is_tcp && d.sport == 53 && d.payload_captured > 0) {
         learn_dns(*f, dir, d, p);
     }
     if (events_ && !is_tcp && (d.sport == 53 || d.dport == 53) && d.payload_captured > 0) {
@@ -760,20 +764,6 @@ uint8_t FlowMeter::classify(DirOpt& x, const DirOpt& rx, const RttView& v, bool 
     return cls;
 }
 
-uint32_t FlowMeter::dns_set(uint8_t v, const std::array<uint8_t, 16>& client,
-                            const std::array<uint8_t, 16>& server) const {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ v;
-    for (int i = 0; i < 16; i += 4) {
-        uint32_t a = 0;
-        uint32_t b = 0;
-        std::memcpy(&a, client.data() + i, 4);
-        std::memcpy(&b, server.data() + i, 4);
-        h = (h ^ a) * 0xff51afd7ed558ccdULL;
-        h = (h ^ b) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return static_cast<uint32_t>(h >> 32) & (dns_sets_ - 1);
-}
-
 // A DNS response to a client of this meter: remember every A/AAAA answer's address with the
 // question's name, for that client.
 void FlowMeter::learn_dns(const Flow& f, int dir, const Decoded& d, const PacketView& p) {
@@ -789,48 +779,32 @@ void FlowMeter::learn_dns(const Flow& f, int dir, const Decoded& d, const Packet
         if (v == 0 || v != d.ip_version) {
             continue;  // a flow's addresses are of the resolver's family here
         }
-        std::array<uint8_t, 16> server{};
-        std::memcpy(server.data(), a.addr, v == 4 ? 4 : 16);
-        DnsName* set = &dns_names_[static_cast<std::size_t>(dns_set(v, client, server)) * kDnsWays];
-        DnsName* slot = &set[0];
-        for (uint32_t w = 0; w < kDnsWays; ++w) {  // the same pair again, else the oldest way
-            if (set[w].ts_ns != 0 && set[w].ip_version == v && set[w].client == client && set[w].server == server) {
-                slot = &set[w];
-                break;
-            }
-            if (set[w].ts_ns < slot->ts_ns) {
-                slot = &set[w];
-            }
-        }
+        flow::DnsNames::Name n;
+        std::memcpy(n.server.data(), a.addr, v == 4 ? 4 : 16);
         const std::string_view name = m.qname.view();
-        slot->client = client;
-        slot->server = server;
-        slot->resolver = dir == 1 ? d.src : d.dst;
-        slot->query_ns = f.dir[0].t_last.get() != 0 ? abs_ns(f, f.dir[0].t_last) : 0;
-        slot->ip_version = v;
-        slot->ts_ns = p.ts_ns;
-        slot->len = static_cast<uint8_t>(std::min(name.size(), sizeof slot->name));
-        std::memcpy(slot->name, name.data(), slot->len);
-        dns_names_learned_.add(1);
+        n.client = client;
+        n.resolver = dir == 1 ? d.src : d.dst;
+        n.query_ns = f.dir[0].t_last.get() != 0 ? abs_ns(f, f.dir[0].t_last) : 0;
+        n.ip_version = v;
+        n.ts_ns = p.ts_ns;
+        n.len = static_cast<uint8_t>(std::min(name.size(), sizeof n.name));
+        std::memcpy(n.name, name.data(), n.len);
+        if (dns_->learn(n)) {
+            dns_names_learned_.add(1);
+        } else {
+            dns_names_dropped_.add(1);
+        }
     }
 }
 
-const FlowMeter::DnsName* FlowMeter::resolved(const Flow& f) const {
-    if (!dns_names_) {
-        return nullptr;
+bool FlowMeter::resolved(const Flow& f, flow::DnsNames::Name& out) const {
+    if (!dns_) {
+        return false;
     }
     const flow::CanonicalKey& k = f.key;
     const auto& client = f.client_is_lo() ? k.addr_lo : k.addr_hi;
     const auto& server = f.client_is_lo() ? k.addr_hi : k.addr_lo;
-    const DnsName* set = &dns_names_[static_cast<std::size_t>(dns_set(k.ip_version, client, server)) * kDnsWays];
-    for (uint32_t w = 0; w < kDnsWays; ++w) {
-        const DnsName& n = set[w];
-        if (n.ts_ns != 0 && n.ts_ns <= f.first_ns && n.ip_version == k.ip_version && n.client == client &&
-            n.server == server) {
-            return &n;
-        }
-    }
-    return nullptr;
+    return dns_->find(k.ip_version, client, server, f.first_ns, out);
 }
 
 void FlowMeter::expire(int64_t now_ns) {
@@ -910,11 +884,11 @@ void FlowMeter::fill_record(const Flow& f, flow::FlowRecord& rec) const {
         rec.set_name(cs.name.view());
         rec.set_alpn(cs.alpn.view());
         rec.set_second_name(cs.second_name.view());
-        if (const DnsName* n = resolved(f); n != nullptr) {
-            rec.set_fqdn(std::string_view(n->name, n->len));
-            rec.dns_resolver = n->resolver;
-            rec.dns_request_ns = n->query_ns;
-            rec.dns_response_ns = n->ts_ns;
+        if (flow::DnsNames::Name n; resolved(f, n)) {
+            rec.set_fqdn(n.view());
+            rec.dns_resolver = n.resolver;
+            rec.dns_request_ns = n.query_ns;
+            rec.dns_response_ns = n.ts_ns;
         }
         for (int d = 0; d < 2; ++d) {
             rec.http_messages[d] = cs.http_messages[d];

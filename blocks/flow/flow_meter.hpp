@@ -13,6 +13,9 @@
 //   classify.reassembly_slots  flows that may wait for the rest of a cut message (default 1024)
 //   dns.names           with classification, remember this many DNS answers (client, address ->
 //                       name; Tstat's DN-Hunter) to name later flows (default 65536; 0 = off)
+//   dns.share           meters of one engine naming the same group share one DN-Hunter table
+//                       (replicas: a client's DNS answers and its flows reach different replicas);
+//                       the first meter's dns.names sizes it (default "": a table of its own)
 //   stats.extended      also measure the end-to-end (RTT, TTL) and TCP-options sets (default
 //                       true); false keeps the core set only and 248 bytes per flow in the table
 //   stats.options       with stats.extended, also the TCP-options set (default true); false keeps
@@ -32,11 +35,13 @@
 //   evictions, records_dropped (no batch to carry them: downstream stalled), table_bytes,
 //   bytes_per_flow (entry + extension + index share, when the table is full),
 //   fragments_attributed (later IP fragments counted in their datagram's flow),
-//   dns_names_learned (DNS answers remembered for DN-Hunter), l7_events (layer-7 messages
+//   dns_names_learned (DNS answers remembered for DN-Hunter), dns_names_dropped (answers not
+//   remembered because another replica was writing the same slot), l7_events (layer-7 messages
 //   emitted), l7_dropped (lost: downstream held every batch),
 //   bad_<reason> (packets that could not be decoded, per reason: see proto::Verdict).
 #pragma once
 
+#include "dns_names.hpp"
 #include "flow_record.hpp"
 #include "flow_table.hpp"
 
@@ -129,26 +134,15 @@ private:
     uint32_t cls_slots_ = 1024;
     std::size_t cls_offset_ = 0;  // ClassifierState's place in the entry's extension area
     std::unique_ptr<classify::Classifier> classifier_;
-    // DN-Hunter: names from DNS answers, per (client, resolved address), 4 per set; a flow ending
-    // takes the newest name its client resolved for its server before the flow began.
-    struct DnsName {
-        std::array<uint8_t, 16> client{};
-        std::array<uint8_t, 16> server{};
-        std::array<uint8_t, 16> resolver{};
-        int64_t ts_ns = 0;  // 0 = empty
-        int64_t query_ns = 0;  // the client's latest packet to the resolver before the answer
-        uint8_t ip_version = 0;
-        uint8_t len = 0;
-        char name[110] = {};
-    };
-    static constexpr uint32_t kDnsWays = 4;
-    uint32_t dns_sets_ = 0;  // power of two; 0 = off
-    std::unique_ptr<DnsName[]> dns_names_;
+    // DN-Hunter (flow/dns_names.hpp): a flow ending takes the newest name its client resolved
+    // for its server before the flow began. Own table, or one shared by the meters of a group.
+    std::string dns_share_;
+    uint32_t dns_capacity_ = 0;
+    std::shared_ptr<flow::DnsNames> dns_;
     std::unique_ptr<classify::DnsMessage> dns_msg_;
-    Counter dns_names_learned_;
-    uint32_t dns_set(uint8_t v, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server) const;
+    Counter dns_names_learned_, dns_names_dropped_;
     void learn_dns(const flow::Flow& f, int dir, const proto::Decoded& d, const PacketView& p);
-    const DnsName* resolved(const flow::Flow& f) const;
+    bool resolved(const flow::Flow& f, flow::DnsNames::Name& out) const;
     classify::ClassifierState& cls_state(const flow::Flow* f) const {
         return *reinterpret_cast<classify::ClassifierState*>(&table_->ext<uint8_t>(f) + cls_offset_);
     }

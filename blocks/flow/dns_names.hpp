@@ -1,0 +1,71 @@
+// DN-Hunter's memory (Tstat): for each (client, resolved address) the name the client asked the
+// DNS for, which resolver answered, and when. A flow that starts later between that client and
+// that address is named after it, even when it is TLS without SNI or plain IP.
+//
+// Set-associative (4 ways per set, bounded, the oldest way replaced) and lock-free for any number
+// of writers and readers: FlowMeter replicas behind a FlowDemux or RSS queues see a client's DNS
+// answers on one replica and its flows on others, so they share one table (`dns.share`). Each
+// slot is a seqlock over atomic words: a writer claims the slot by making its version odd (a busy
+// slot is skipped, never waited for), readers copy and retry nothing — a torn read is a miss.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace weir::flow {
+
+class DnsNames {
+public:
+    static constexpr uint32_t kWays = 4;
+    static constexpr std::size_t kMaxName = 110;
+
+    struct Name {
+        std::array<uint8_t, 16> client{};
+        std::array<uint8_t, 16> server{};    // the address the answer gave
+        std::array<uint8_t, 16> resolver{};  // who answered
+        int64_t ts_ns = 0;                   // the answer; 0 = empty
+        int64_t query_ns = 0;                // the client's latest packet to the resolver before it
+        uint8_t ip_version = 0;
+        uint8_t len = 0;
+        char name[kMaxName] = {};
+        std::string_view view() const noexcept { return {name, len}; }
+    };
+    static_assert(sizeof(Name) % 8 == 0);
+
+    // Room for about `names` answers (rounded up to a power-of-two number of 4-way sets).
+    explicit DnsNames(uint32_t names);
+    ~DnsNames();
+    DnsNames(const DnsNames&) = delete;
+    DnsNames& operator=(const DnsNames&) = delete;
+
+    // The table the meters of one engine share under `group` (created by the first caller, freed
+    // with the last holder). Start-time only: it takes a lock.
+    static std::shared_ptr<DnsNames> shared(const void* engine, const std::string& group, uint32_t names);
+
+    // Remembers an answer (replacing the same client/address pair, else the set's oldest). False
+    // when another writer held the slot at that moment (the answer is dropped, never waited for).
+    bool learn(const Name& n) noexcept;
+    // The name `client` resolved for `server` no later than `before_ns`.
+    bool find(uint8_t ip_version, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server,
+              int64_t before_ns, Name& out) const noexcept;
+
+    std::size_t bytes() const noexcept;
+
+private:
+    static constexpr std::size_t kWords = sizeof(Name) / 8;
+    struct alignas(64) Slot {
+        std::atomic<uint64_t> version{0};  // odd while a writer fills the words
+        std::atomic<uint64_t> words[kWords];
+    };
+    uint32_t set_of(uint8_t v, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server) const noexcept;
+    static bool read(const Slot& s, Name& out) noexcept;
+
+    uint32_t sets_ = 0;  // power of two
+    std::unique_ptr<Slot[]> slots_;
+};
+
+}  // namespace weir::flow
