@@ -106,8 +106,12 @@ void field(std::string& out, std::string_view v) {
         out += '-';
         return;
     }
-    for (char c : v) {
-        out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+    const std::size_t at = out.size();
+    out.append(v.data(), v.size());
+    for (std::size_t i = at; i < out.size(); ++i) {
+        if (static_cast<unsigned char>(out[i]) < 0x20 || out[i] == 0x7f) {
+            out[i] = ' ';
+        }
     }
 }
 
@@ -259,7 +263,8 @@ const char* rcode_name(unsigned rc) {
 // The answer's rdata as ldns presents it, with spaces inside it turned into tabs as Tstat does
 // (so the row keeps 22 space-separated columns). False if the rdata is malformed.
 bool rdata_text(const Wire& w, uint16_t type, std::size_t at, uint16_t len, std::string& out) {
-    std::string t;
+    const std::size_t start = out.size();
+    std::string& t = out;
     std::size_t next = 0;
     const std::size_t end = at + len;
     switch (type) {
@@ -270,7 +275,7 @@ bool rdata_text(const Wire& w, uint16_t type, std::size_t at, uint16_t len, std:
             }
             char b[INET6_ADDRSTRLEN];
             inet_ntop(type == 1 ? AF_INET : AF_INET6, w.p + at, b, sizeof b);
-            t = b;
+            t += b;
             break;
         }
         case 2:
@@ -348,7 +353,7 @@ bool rdata_text(const Wire& w, uint16_t type, std::size_t at, uint16_t len, std:
         }
         default: {
             // RFC 3597's generic form, as ldns prints types it has no presentation for.
-            t = "\\# ";
+            t += "\\# ";
             num(t, len);
             if (len > 0) {
                 t += ' ';
@@ -360,12 +365,14 @@ bool rdata_text(const Wire& w, uint16_t type, std::size_t at, uint16_t len, std:
             }
         }
     }
-    for (char& c : t) {
-        if (c == ' ') {
-            c = '\t';
+    for (std::size_t i = start; i < out.size(); ++i) {
+        if (out[i] == ' ') {
+            out[i] = '\t';
         }
     }
-    out += t.empty() ? std::string("-") : t;  // an empty rdata keeps its column
+    if (out.size() == start) {
+        out += '-';  // an empty rdata keeps its column
+    }
     return true;
 }
 
@@ -457,10 +464,13 @@ int append_dns_rows(std::string& out, std::string_view ends, const flow::L7Recor
         out += tail;
         return 1;
     }
+    // Each answer row is written in place; an answer whose rdata is malformed is taken back.
     for (uint16_t i = 0; i < an; ++i) {
-        std::string owner;
+        const std::size_t mark = out.size();
+        begin_row("RESP");
         std::size_t next = 0;
-        if (!name_text(w, off, owner, next) || next + 10 > w.n) {
+        if (!name_text(w, off, out, next) || next + 10 > w.n) {
+            out.resize(mark);
             break;  // cut or malformed: the answers before it stand
         }
         const uint16_t type = w.u16(next), klass = w.u16(next + 2);
@@ -468,33 +478,31 @@ int append_dns_rows(std::string& out, std::string_view ends, const flow::L7Recor
         const uint16_t rdlen = w.u16(next + 8);
         const std::size_t rd = next + 10;
         if (rd + rdlen > w.n) {
+            out.resize(mark);
             break;
         }
         off = rd + rdlen;
-        std::string row;
-        row += owner;
-        row += ' ';
-        num(row, ttl);
-        row += ' ';
+        out += ' ';
+        num(out, ttl);
+        out += ' ';
         if (const char* cn = klass == 1 ? "IN" : klass == 3 ? "CH" : klass == 4 ? "HS" : nullptr; cn != nullptr) {
-            row += cn;
+            out += cn;
         } else {
-            row += "CLASS";
-            num(row, klass);
+            out += "CLASS";
+            num(out, klass);
         }
-        row += ' ';
+        out += ' ';
         if (const char* tn = type_name(type); tn != nullptr && type != 32) {
-            row += tn;
+            out += tn;
         } else {
-            row += "TYPE";
-            num(row, type);
+            out += "TYPE";
+            num(out, type);
         }
-        row += ' ';
-        if (!rdata_text(w, type, rd, rdlen, row)) {
+        out += ' ';
+        if (!rdata_text(w, type, rd, rdlen, out)) {
+            out.resize(mark);
             continue;
         }
-        begin_row("RESP");
-        out += row;
         out += tail;
         ++rows;
     }

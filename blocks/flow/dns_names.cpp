@@ -1,6 +1,7 @@
 #include "dns_names.hpp"
 
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -49,41 +50,62 @@ uint32_t DnsNames::set_of(uint8_t v, const std::array<uint8_t, 16>& client,
     return static_cast<uint32_t>(h >> 32) & (sets_ - 1);
 }
 
-// A consistent copy of the slot, or false if a writer was in it (torn: treated as a miss).
-bool DnsNames::read(const Slot& s, Name& out) noexcept {
+namespace {
+
+// Word positions in Name: client 0-1, server 2-3, resolver 4-5, ts_ns 6, query_ns 7, then
+// ip_version as the first byte of word 8. The version and words 0-6 share the slot's first cache
+// line, so probing a way for its pair and time touches one line.
+constexpr std::size_t kKeyWords = 7;
+constexpr std::size_t kTsWord = 6;
+constexpr std::size_t kFamilyWord = 8;
+static_assert(offsetof(DnsNames::Name, server) == 16 && offsetof(DnsNames::Name, ts_ns) == kTsWord * 8 &&
+              offsetof(DnsNames::Name, ip_version) == kFamilyWord * 8);
+
+uint8_t family_of(const uint64_t* w) noexcept {
+    uint8_t v = 0;
+    std::memcpy(&v, &w[kFamilyWord], 1);
+    return v;
+}
+
+}  // namespace
+
+bool DnsNames::load(const Slot& s, std::size_t n, uint64_t* out) noexcept {
     const uint64_t v1 = s.version.load(std::memory_order_acquire);
     if ((v1 & 1) != 0) {
         return false;
     }
     // Acquire loads (no fences: TSan does not model them): a word some writer stored after
     // claiming the slot carries that claim with it, so the second version read sees it.
-    uint64_t words[kWords];
-    for (std::size_t i = 0; i < kWords; ++i) {
-        words[i] = s.words[i].load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < n; ++i) {
+        out[i] = s.words[i].load(std::memory_order_acquire);
     }
-    if (s.version.load(std::memory_order_relaxed) != v1) {
-        return false;
-    }
-    std::memcpy(&out, words, sizeof out);
-    return true;
+    return s.version.load(std::memory_order_relaxed) == v1;
+}
+
+bool DnsNames::matches(const uint64_t* w, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server,
+                       int64_t before_ns) noexcept {
+    const auto ts = static_cast<int64_t>(w[kTsWord]);
+    return ts != 0 && ts <= before_ns && std::memcmp(&w[0], client.data(), 16) == 0 &&
+           std::memcmp(&w[2], server.data(), 16) == 0;
 }
 
 bool DnsNames::learn(const Name& n) noexcept {
     Slot* set = &slots_[static_cast<std::size_t>(set_of(n.ip_version, n.client, n.server)) * kWays];
-    // The same pair again, else the oldest (or empty) way.
+    // The same pair again, else the oldest (or empty) way; only the key words are read.
     Slot* target = &set[0];
     int64_t oldest = INT64_MAX;
     for (uint32_t w = 0; w < kWays; ++w) {
-        Name cur;
-        if (!read(set[w], cur)) {
+        uint64_t key[kKeyWords + 2];
+        if (!load(set[w], kKeyWords, key)) {
             continue;
         }
-        if (cur.ts_ns != 0 && cur.ip_version == n.ip_version && cur.client == n.client && cur.server == n.server) {
+        if (matches(key, n.client, n.server, INT64_MAX) && load(set[w], kFamilyWord + 1, key) &&
+            family_of(key) == n.ip_version) {
             target = &set[w];
             break;
         }
-        if (cur.ts_ns < oldest) {
-            oldest = cur.ts_ns;
+        if (static_cast<int64_t>(key[kTsWord]) < oldest) {
+            oldest = static_cast<int64_t>(key[kTsWord]);
             target = &set[w];
         }
     }
@@ -104,8 +126,12 @@ bool DnsNames::find(uint8_t ip_version, const std::array<uint8_t, 16>& client, c
                     int64_t before_ns, Name& out) const noexcept {
     const Slot* set = &slots_[static_cast<std::size_t>(set_of(ip_version, client, server)) * kWays];
     for (uint32_t w = 0; w < kWays; ++w) {
-        if (read(set[w], out) && out.ts_ns != 0 && out.ts_ns <= before_ns && out.ip_version == ip_version &&
-            out.client == client && out.server == server) {
+        uint64_t words[kWords];
+        // The key first (a miss costs one cache line), then the whole entry if it matches.
+        if (load(set[w], kKeyWords, words) && matches(words, client, server, before_ns) &&
+            load(set[w], kWords, words) && matches(words, client, server, before_ns) &&
+            family_of(words) == ip_version) {
+            std::memcpy(&out, words, sizeof out);
             return true;
         }
     }

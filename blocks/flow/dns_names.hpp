@@ -62,7 +62,12 @@ private:
         std::atomic<uint64_t> words[kWords];
     };
     uint32_t set_of(uint8_t v, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server) const noexcept;
-    static bool read(const Slot& s, Name& out) noexcept;
+    // Words [0, n) of a slot as one writer left them; false if a writer was in it (torn: a miss).
+    static bool load(const Slot& s, std::size_t n, uint64_t* out) noexcept;
+    // The key words (client, server, time) match and the answer is not after before_ns; the
+    // family (word 8) is compared by the caller on a full load.
+    static bool matches(const uint64_t* w, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server,
+                        int64_t before_ns) noexcept;
 
     uint32_t sets_ = 0;  // power of two
     std::unique_ptr<Slot[]> slots_;
