@@ -412,7 +412,7 @@ TEST_P(ClassifyCapture, MatchesTshark) {
         {App::kDtls, {"dtls"}}, {App::kSip, {"sip"}}, {App::kRtp, {"rtp"}}, {App::kRtcp, {"rtcp"}},
         {App::kUtp, {"bt-utp"}}, {App::kBtDht, {"bt-dht"}}, {App::kSsdp, {"ssdp"}}, {App::kEdonkey, {"edonkey"}},
         {App::kRtsp, {"rtsp"}}, {App::kRtmp, {"rtmpt"}}, {App::kIcy, {"http"}}, {App::kMsn, {"msnms"}},
-        {App::kYmsg, {"ymsg"}}, {App::kXmpp, {"xmpp"}}};
+        {App::kYmsg, {"ymsg"}}, {App::kXmpp, {"xmpp"}}, {App::kTeredo, {"teredo"}}};
     for (const auto& [stream, protos] : stream_protocols) {
         const App app = ours.flow_apps.count(stream) != 0 ? ours.flow_apps.at(stream) : App::kUnknown;
         const bool by_port = ours.flow_flags.count(stream) != 0 && (ours.flow_flags.at(stream) & kFlagByPort) != 0;

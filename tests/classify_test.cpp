@@ -827,6 +827,39 @@ TEST(Classifier, OtherTcpProtocolsFromTheirFirstMessages) {
     EXPECT_EQ(first(8080, 0, text("<?xml version='1.0'?><soap:Envelope/>")).app, App::kUnknown);
 }
 
+// Teredo (RFC 4380): a bubble (IPv6 header, no next header), the same after an origin indication,
+// and an ICMPv6 echo after an authentication indicator; an IPv6-looking datagram whose length does
+// not add up stays unknown.
+TEST(Classifier, TeredoFromItsEncapsulation) {
+    const auto classify_udp = [](const Bytes& p) {
+        Classifier clf(2);
+        ClassifierState s;
+        Classifier::init(s, IPPROTO_UDP, 50000, 3544);
+        clf.classify(s, 0, p.data(), p.size());
+        return s;
+    };
+    Bytes bubble(40, 0);
+    bubble[0] = 0x60;
+    bubble[6] = 59;  // no next header
+    bubble[7] = 21;
+    ClassifierState s = classify_udp(bubble);
+    EXPECT_EQ(s.app, App::kTeredo);
+    EXPECT_EQ(s.udp_type[0], kUdpTeredo);
+    Bytes origin = {0x00, 0x00, 0xf2, 0x27, 0x3f, 0x57, 0xff, 0xfe};  // port and address, obfuscated
+    origin.insert(origin.end(), bubble.begin(), bubble.end());
+    EXPECT_EQ(classify_udp(origin).app, App::kTeredo);
+    Bytes echo = {0x00, 0x01, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 0};  // auth: no id, no value, nonce, confirmation
+    Bytes ip6(48, 0);
+    ip6[0] = 0x60;
+    ip6[5] = 8;    // payload: an 8-byte ICMPv6 echo request
+    ip6[6] = 58;
+    ip6[40] = 128;
+    echo.insert(echo.end(), ip6.begin(), ip6.end());
+    EXPECT_EQ(classify_udp(echo).app, App::kTeredo);
+    ip6[5] = 9;  // one byte more than the datagram holds
+    EXPECT_EQ(classify_udp(ip6).app, App::kUnknown);
+}
+
 TEST(Classifier, MailBannersAndStartTls) {
     Classifier clf(2);
     ClassifierState s;

@@ -58,6 +58,7 @@ NDPI_TO_OURS = {
     "RTSP": {"rtsp"},
     "RTMP": {"rtmp"},
     "XMPP": {"xmpp"},
+    "Teredo": {"teredo"},
     # Protocols we do not recognise (docs/classification.md, "Missing"): unknown for us.
     "Skype": {"unknown"},
     "Skype_Teams": {"unknown"},

@@ -13,7 +13,7 @@ std::string_view to_string(App a) {
                                                   "imap",    "bittorrent", "dns", "quic", "stun", "dtls",
                                                   "sip",     "rtp",  "rtcp", "utp",  "bt-dht", "ssdp",
                                                   "edonkey", "rtsp", "rtmp", "icy",  "msn",    "ymsg",
-                                                  "xmpp"};
+                                                  "xmpp",    "teredo"};
     static_assert(std::size(kNames) == static_cast<size_t>(App::kCount));
     const auto i = static_cast<size_t>(a);
     return i < std::size(kNames) ? kNames[i] : "?";
@@ -60,6 +60,27 @@ bool flight_ended(const uint8_t* p, size_t n) {
         at += 5 + (size_t{p[at + 3]} << 8 | p[at + 4]);
     }
     return false;
+}
+
+// Teredo (RFC 4380 §5.1.1): an IPv6 packet in UDP whose payload length accounts for the
+// datagram, optionally after an authentication indicator (0x0001, id and auth lengths, 8-byte
+// nonce, confirmation byte) and/or an origin indication (0x0000, port and address), or a bubble
+// (an IPv6 header with no payload).
+bool teredo(const uint8_t* p, size_t n) {
+    size_t at = 0;
+    if (n >= 13 && p[0] == 0x00 && p[1] == 0x01) {
+        at = 4 + size_t{p[2]} + p[3] + 9;
+    }
+    if (at + 8 <= n && p[at] == 0x00 && p[at + 1] == 0x00) {
+        at += 8;
+    }
+    if (at + 40 > n || (p[at] >> 4) != 6) {
+        return false;
+    }
+    const size_t payload = size_t{p[at + 4]} << 8 | p[at + 5];
+    const uint8_t next = p[at + 6];
+    // Teredo carries ICMPv6 (bubbles, echo), TCP, UDP or "no next header".
+    return at + 40 + payload == n && (next == 58 || next == 6 || next == 17 || next == 59);
 }
 
 bool is_mail(App a) { return a == App::kSmtp || a == App::kPop3 || a == App::kImap; }
@@ -214,6 +235,7 @@ App app_for_port(uint8_t proto, uint16_t port) noexcept {
     if (proto == IPPROTO_UDP) {
         switch (port) {
         case 53: case 5353: case 5355: return App::kDns;
+        case 3544: return App::kTeredo;
         case 443: return App::kQuic;
         case 3478: case 19302: return App::kStun;
         case 5060: return App::kSip;
@@ -1015,6 +1037,11 @@ void Classifier::udp(ClassifierState& s, int d, const uint8_t* p, size_t n) noex
             finalize(s, d);
             return;
         }
+    } else if ((s.app == App::kUnknown || s.app == App::kTeredo) && teredo(p, n)) {
+        s.app = App::kTeredo;
+        s.udp_type[d] = kUdpTeredo;
+        finalize(s, d);
+        return;
     } else if ((s.app == App::kUnknown || s.app == App::kBtDht) && bt_dht(p, n)) {
         s.app = App::kBtDht;
         s.p2p_t = kP2pBitTorrent;

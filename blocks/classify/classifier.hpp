@@ -11,7 +11,8 @@
 // handshake, DNS over TCP; UDP — DNS, QUIC (Initial decrypted: SNI, ALPN, versions; gQUIC by
 // version), STUN, DTLS, SIP, RTP/RTCP (sequence continuity), BitTorrent DHT, uTP and SSDP
 // (HTTP over UDP: its Host); TCP eDonkey/eMule (plain), RTSP, RTMP (handshake), ICY
-// (SHOUTcast), MSN (MSNP), Yahoo Messenger (YMSG) and XMPP, with Tstat's con_t/p2p_t bits. TLS also in SSLv2-format ClientHellos (version only). When nothing
+// (SHOUTcast), MSN (MSNP), Yahoo Messenger (YMSG) and XMPP, with Tstat's con_t/p2p_t bits; UDP
+// Teredo (RFC 4380: IPv6 in UDP, with its authentication/origin indicators). TLS also in SSLv2-format ClientHellos (version only). When nothing
 // matched, a well-known server port decides, flagged kByPort. See docs/classification.md.
 //
 // Hot path: no allocation, no lock, no syscall, no virtual call in this code. OpenSSL contexts are
@@ -46,12 +47,12 @@ inline constexpr uint8_t kP2pEdonkey = 1, kP2pBitTorrent = 9;
 // Tstat udp_type.
 inline constexpr uint8_t kUdpUnknown = 0, kUdpFirstRtp = 1, kUdpFirstRtcp = 2, kUdpRtp = 3,
                          kUdpRtcp = 4, kUdpBtDht = 12, kUdpDns = 19, kUdpUtp = 20, kUdpSip = 25,
-                         kUdpDtls = 26, kUdpQuic = 27, kUdpRtpPlus = 29;
+                         kUdpTeredo = 24, kUdpDtls = 26, kUdpQuic = 27, kUdpRtpPlus = 29;
 
 // The application decided for a flow (ours: finer than con_t, one value).
 enum class App : uint8_t {
     kUnknown, kHttp, kTls, kSsh, kSmtp, kPop3, kImap, kBitTorrent, kDns, kQuic, kStun, kDtls,
-    kSip, kRtp, kRtcp, kUtp, kBtDht, kSsdp, kEdonkey, kRtsp, kRtmp, kIcy, kMsn, kYmsg, kXmpp, kCount
+    kSip, kRtp, kRtcp, kUtp, kBtDht, kSsdp, kEdonkey, kRtsp, kRtmp, kIcy, kMsn, kYmsg, kXmpp, kTeredo, kCount
 };
 std::string_view to_string(App a);
 
