@@ -664,7 +664,7 @@ TEST(TstatLogs, HostileNamesCannotSplitARow) {
     const std::string dir = ::testing::TempDir() + "/weir-hostile";
     std::filesystem::remove_all(dir);
     const auto r = run_command(engine_binary() + " -q --no-summary " + source_root() + "/compositions/tstat.xml -D TRACE=" +
-                               pcap + " -D LOGDIR=" + dir + " -D HTTP_FULL_URL=2", true);
+                               pcap + " -D LOGDIR=" + dir + " -D HTTP_FULL_URL=2 -D MESSAGES=http,dns", true);
     ASSERT_EQ(r.exit_code, 0) << r.out;
     const auto l = lines_of(dir + "/2023_11_14_22_13.out/log_tcp_complete");
     ASSERT_EQ(l.size(), 2u);

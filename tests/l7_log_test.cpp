@@ -48,7 +48,7 @@ Logs run_tstat(const std::string& capture) {
     const fs::path dir = fs::path(::testing::TempDir()) / ("l7-" + fs::path(capture).filename().string());
     fs::remove_all(dir);
     const auto r = run_command(engine_binary() + " -q --no-summary " + source_root() + "/compositions/tstat.xml -D TRACE='" +
-                               capture + "' -D LOGDIR='" + dir.string() + "' -D HTTP_FULL_URL=2 2>&1");
+                               capture + "' -D LOGDIR='" + dir.string() + "' -D HTTP_FULL_URL=2 -D MESSAGES=http,dns 2>&1");
     Logs logs;
     if (!fs::exists(dir)) {
         ADD_FAILURE() << "no logs: " << r.out;

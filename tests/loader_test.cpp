@@ -326,8 +326,8 @@ TEST(Loader, ReplicatedTstatWritesTheSameFlowsAsOnePipeline) {
         }
         return lines;
     };
-    const auto one = logs("tstat.xml", "");
-    const auto three = logs("tstat-replicas.xml", " -D REPLICAS=3 -D REPLICA_CORES=0,1,1");
+    const auto one = logs("tstat.xml", " -D MESSAGES=http,dns");
+    const auto three = logs("tstat-replicas.xml", " -D REPLICAS=3 -D REPLICA_CORES=0,1,1 -D MESSAGES=http,dns");
     EXPECT_GT(one.size(), 50u);
     EXPECT_EQ(one, three);
 }

@@ -98,8 +98,21 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
         throw ParamError(s.param_input().line, "param 'table.capacity' of block '" + s.id() +
                                                    "' must be 16..200000000");
     }
-    events_ = s.param<bool>("l7.events", false,
-                            "emit HTTP message heads and DNS messages on out_l7 (log_http_complete, log_dns_complete)");
+    const std::string events = s.param<std::string>(
+        "l7.events", "", "layer-7 messages to emit on out_l7: http (HTTP heads), dns (DNS messages), http,dns or empty");
+    for (std::size_t pos = 0; pos < events.size();) {
+        const std::size_t comma = std::min(events.find(',', pos), events.size());
+        const std::string item = events.substr(pos, comma - pos);
+        if (item == "http") {
+            http_events_ = true;
+        } else if (item == "dns") {
+            dns_events_ = true;
+        } else {
+            throw ParamError(s.param_input().line, "param 'l7.events' of block '" + s.id() + "' has '" + item +
+                                                       "', expected http, dns or http,dns");
+        }
+        pos = comma + 1;
+    }
     s.input<PacketBatch>("in_pkt", "packets to meter");
     out_ = s.output<flow::FlowBatch>("out_flow", "finished flows, in batches", {"out_flows"});
     out_l7_ = s.output<flow::L7Batch>("out_l7", "layer-7 messages (l7.events): HTTP heads, DNS messages");
@@ -155,7 +168,7 @@ void FlowMeter::start() {
     work_ = std::make_unique<Decoding[]>(PacketBatch::kMaxPackets);
     fragments_ = std::make_unique<FragmentPorts[]>(kFragmentSlots);
     pool_ = std::make_unique<flow::FlowBatchPool>(4096);
-    if (events_) {
+    if (http_events_ || dns_events_) {
         l7_pool_ = std::make_unique<flow::L7BatchPool>(256);
     }
 }
@@ -378,7 +391,7 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
     if (dns_ && dir == 1 && !is_tcp && d.sport == 53 && d.payload_captured > 0) {
         learn_dns(*f, dir, d, p);
     }
-    if (events_ && !is_tcp && (d.sport == 53 || d.dport == 53) && d.payload_captured > 0) {
+    if (dns_events_ && !is_tcp && (d.sport == 53 || d.dport == 53) && d.payload_captured > 0) {
         l7_event(*f, dir, flow::L7Kind::kDns, d, p);
     }
     if (classify_ && d.payload_captured > 0) {
@@ -392,7 +405,7 @@ void FlowMeter::packet(const PacketView& p, Decoding& w) {
         }
         const classify::L7Event ev =
             classifier_->follow(cs, dir, p.data + d.payload_offset, d.payload_captured, d.seq, p.ts_ns);
-        if (ev != classify::L7Event::kNone && events_) {
+        if (ev != classify::L7Event::kNone && http_events_) {
             l7_event(*f, dir, ev == classify::L7Event::kHttpRequest ? flow::L7Kind::kHttpRequest
                                                                      : flow::L7Kind::kHttpResponse,
                      d, p);

@@ -20,10 +20,10 @@
 //                       true); false keeps the core set only and 248 bytes per flow in the table
 //   stats.options       with stats.extended, also the TCP-options set (default true); false keeps
 //                       the end-to-end set only (RTT, TTL), which is cheaper per packet
-//   l7.events           emit layer-7 messages on out_l7: the first segment of every HTTP request
-//                       and response head (flows classified HTTP; needs classify.enabled) and every
-//                       DNS message over UDP port 53 — for log_http_complete and log_dns_complete
-//                       (default false)
+//   l7.events           layer-7 messages to emit on out_l7, for log_http_complete and
+//                       log_dns_complete: "http" (the first segment of every HTTP request and
+//                       response head, in flows classified HTTP: needs classify.enabled), "dns"
+//                       (every DNS message over UDP port 53), "http,dns" or "" (default "")
 //   tcp.midstream       track TCP flows first seen without their SYN (default true); false gives
 //                       Tstat's behaviour: such packets are counted as untracked and ignored
 // Gates: in  in_pkt: PacketBatch
@@ -148,7 +148,8 @@ private:
     }
     OutputId out_ = 0;
     OutputId out_l7_ = 0;
-    bool events_ = false;
+    bool http_events_ = false;  // l7.events
+    bool dns_events_ = false;
     std::unique_ptr<flow::L7BatchPool> l7_pool_;
     flow::L7Batch* l7_pending_ = nullptr;
     Counter l7_events_, l7_dropped_;
