@@ -278,7 +278,15 @@ void Classifier::release(ClassifierState& s) noexcept {
 }
 
 void Classifier::init(ClassifierState& s, uint8_t proto, uint16_t client_port, uint16_t server_port) noexcept {
-    s = ClassifierState{};
+    // The head as a default-constructed state has it; the texts only emptied (their lengths),
+    // not overwritten: a new flow touches a few cache lines instead of the whole state.
+    static const ClassifierState kFresh{};
+    std::memcpy(static_cast<void*>(&s), &kFresh, offsetof(ClassifierState, name));
+    s.name.clear();
+    s.second_name.clear();
+    s.alpn.clear();
+    s.ja3.clear();
+    s.ja4.clear();
     s.proto = proto;
     s.client_port = client_port;
     s.server_port = server_port;

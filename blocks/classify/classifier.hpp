@@ -12,13 +12,15 @@
 // version), STUN, DTLS, SIP, RTP/RTCP (sequence continuity), BitTorrent DHT, uTP and SSDP
 // (HTTP over UDP: its Host); TCP eDonkey/eMule (plain), RTSP, RTMP (handshake), ICY
 // (SHOUTcast), MSN (MSNP), Yahoo Messenger (YMSG) and XMPP, with Tstat's con_t/p2p_t bits; UDP
-// Teredo (RFC 4380: IPv6 in UDP, with its authentication/origin indicators). TLS also in SSLv2-format ClientHellos (version only). When nothing
-// matched, a well-known server port decides, flagged kByPort. See docs/classification.md.
+// Teredo (RFC 4380: IPv6 in UDP, with its authentication/origin indicators). TLS also in
+// SSLv2-format ClientHellos (version only). When nothing matched, a well-known server port
+// decides, flagged kByPort. See docs/classification.md.
 //
-// Hot path: no allocation, no lock, no syscall, no virtual call in this code. OpenSSL contexts are
-// created once per thread on first use; hashing and decryption go through OpenSSL's EVP function
-// pointers, once per hello or QUIC Initial (not per packet). Not thread-safe: one Classifier per
-// thread; a ClassifierState belongs to the thread of its flow.
+// Hot path: no allocation, no lock, no syscall, no virtual call in this code. Hashing (JA3/JA4,
+// the QUIC key schedule) calls OpenSSL's SHA-256/MD5 block functions on contexts held by value;
+// AES goes through EVP contexts created once per thread. Both run once per hello or QUIC Initial
+// (QUIC keys once per connection and direction: crypto.hpp, quic.hpp), not per packet. Not
+// thread-safe: one Classifier per thread; a ClassifierState belongs to the thread of its flow.
 #pragma once
 
 #include "classify/dns.hpp"
@@ -114,20 +116,15 @@ struct ClassifierState {
     uint32_t quic_server_version = 0;  // version of the server's first long header
     uint16_t quic_0rtt = 0;         // client 0-RTT packets
     uint16_t ech_len = 0;           // encrypted_client_hello extension length (TLS or QUIC hello)
-    TlsRecordWalk tls_walk[2];
-    FixedText<128> name;            // TLS/QUIC SNI, HTTP Host, or DNS query name
-    FixedText<64> second_name;      // TLS <= 1.2: the server certificate's subject CN; gQUIC: the
-                                    // CHLO's user agent (UAID)
-    FixedText<16> alpn;             // TLS/QUIC: the server's selection, else the client's first offer
-    FixedText<33> ja3;
-    FixedText<37> ja4;
 
-    // Inspection state.
+    // Inspection state: with the results above, what a packet touches while the flow is being
+    // classified, in the struct's first cache lines.
     uint8_t proto = 0;              // IPPROTO_TCP / IPPROTO_UDP
-    uint16_t server_port = 0;
-    uint16_t client_port = 0;
     uint8_t pkts[2] = {0, 0};       // payload packets inspected per direction
     bool dir_final[2] = {false, false};
+    bool stun_seen = false;
+    uint16_t server_port = 0;
+    uint16_t client_port = 0;
     uint16_t buffered[2] = {0, 0};  // reassembled bytes held in the slot per direction
     uint32_t next_seq[2] = {0, 0};
     uint32_t slot = UINT32_MAX;     // reassembly slot, UINT32_MAX = none
@@ -136,9 +133,19 @@ struct ClassifierState {
     uint8_t cont_good[2] = {0, 0};  // packets that continued the previous one
     uint16_t cont_seq[2] = {0, 0};
     uint32_t cont_id[2] = {0, 0};
-    bool stun_seen = false;
     uint8_t odcid_len = 0;          // QUIC: client's first Destination Connection ID
     uint8_t odcid[20] = {};
+
+    TlsRecordWalk tls_walk[2];
+    // Texts last: init() empties them without writing their bytes (most flows end with one name
+    // at most), so a new flow writes the head of the state only.
+    FixedText<128> name;            // TLS/QUIC SNI, HTTP Host, or DNS query name
+    FixedText<64> second_name;      // TLS <= 1.2: the server certificate's subject CN; gQUIC: the
+                                    // CHLO's user agent (UAID)
+    FixedText<16> alpn;             // TLS/QUIC: the server's selection, else the client's first offer
+    FixedText<33> ja3;
+    FixedText<37> ja4;
+
 
     bool done() const noexcept { return (flags & kFlagDone) != 0; }
 };

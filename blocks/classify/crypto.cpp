@@ -1,36 +1,44 @@
 #include "classify/crypto.hpp"
 
+// SHA256_* and MD5_* are deprecated in OpenSSL 3.0 in favour of EVP, but they are the block
+// functions EVP's default provider itself calls (perf shows SHA256_Update under
+// EVP_DigestUpdate), here without a provider context and method dispatch around each call, and
+// their contexts are plain structs that can be copied: what reusing an HMAC key's states needs
+// (EVP_MD_CTX_copy_ex allocates a new provider context on every copy in OpenSSL 3.0).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+
+#if defined(OPENSSL_NO_DEPRECATED_3_0)
+#error "classify/crypto.cpp needs OpenSSL's SHA256_* and MD5_* functions (built without deprecated API)"
+#endif
 
 #include <climits>
 #include <cstring>
 
 namespace weir::classify::crypto {
+
+static_assert(sizeof(SHA256_CTX) == kSha256CtxBytes && sizeof(MD5_CTX) == kMd5CtxBytes);
+static_assert(kMd5CtxBytes <= kSha256CtxBytes);
+
 namespace {
 
-// Per-thread OpenSSL state: algorithms fetched once, contexts reused (initialised with a NULL
+// Per-thread cipher state: algorithms fetched once, contexts reused (initialised with a NULL
 // algorithm after the first time, which keeps their provider state instead of reallocating it).
 struct ThreadState {
-    EVP_MD* md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
-    EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     EVP_CIPHER* ecb = EVP_CIPHER_fetch(nullptr, "AES-128-ECB", nullptr);
     EVP_CIPHER* gcm = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
-    EVP_MD_CTX* md5_ctx = EVP_MD_CTX_new();
-    EVP_MD_CTX* sha_ctx = EVP_MD_CTX_new();
     EVP_CIPHER_CTX* ecb_ctx = EVP_CIPHER_CTX_new();
     EVP_CIPHER_CTX* gcm_ctx = EVP_CIPHER_CTX_new();
-    bool md5_ready = false, sha_ready = false, ecb_ready = false, gcm_ready = false;
+    bool ecb_ready = false, gcm_ready = false;
 
     ThreadState() = default;
     ThreadState(const ThreadState&) = delete;
     ThreadState& operator=(const ThreadState&) = delete;
     ~ThreadState() {
-        EVP_MD_CTX_free(md5_ctx);
-        EVP_MD_CTX_free(sha_ctx);
         EVP_CIPHER_CTX_free(ecb_ctx);
         EVP_CIPHER_CTX_free(gcm_ctx);
-        EVP_MD_free(md5);
-        EVP_MD_free(sha256);
         EVP_CIPHER_free(ecb);
         EVP_CIPHER_free(gcm);
     }
@@ -41,30 +49,79 @@ ThreadState& state() {
     return s;
 }
 
-EVP_MD_CTX* begin_hash(HashAlg alg) {
-    ThreadState& s = state();
-    EVP_MD_CTX* ctx = alg == HashAlg::kMd5 ? s.md5_ctx : s.sha_ctx;
-    bool& ready = alg == HashAlg::kMd5 ? s.md5_ready : s.sha_ready;
-    const EVP_MD* md = alg == HashAlg::kMd5 ? s.md5 : s.sha256;
-    if (ctx == nullptr || md == nullptr) {
-        return nullptr;
+// The contexts live in byte storage (the header has no OpenSSL types); they are copied in and
+// out around each use, which for these trivially copyable C structs is what an assignment does.
+template <class Ctx>
+Ctx load(const unsigned char* storage) {
+    Ctx c;
+    std::memcpy(&c, storage, sizeof c);
+    return c;
+}
+template <class Ctx>
+void store(unsigned char* storage, const Ctx& c) {
+    std::memcpy(storage, &c, sizeof c);
+}
+
+// Recent (algorithm, text) -> digest, per thread, direct-mapped on a hash of the text.
+struct DigestMemo {
+    static constexpr size_t kEntries = 64;
+    struct Entry {
+        uint64_t key = 0;    // text hash; with len 0 the entry is empty (no empty text is stored)
+        uint16_t len = 0;
+        HashAlg alg = HashAlg::kMd5;
+        uint8_t digest[kMaxDigest] = {};
+        char text[512] = {};
+    };
+    Entry entries[kEntries];
+};
+
+DigestMemo& memo() {
+    thread_local DigestMemo m;
+    return m;
+}
+
+// FNV-1a, 8 bytes per step: enough to spread the texts over the table (the compare is exact).
+uint64_t text_hash(const char* p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
     }
-    if (EVP_DigestInit_ex2(ctx, ready ? nullptr : md, nullptr) != 1) {
-        return nullptr;
+    for (; i < n; ++i) {
+        h = (h ^ static_cast<uint8_t>(p[i])) * 0x100000001b3ULL;
     }
-    ready = true;
-    return ctx;
+    return h ^ h >> 32;
 }
 
 }  // namespace
 
-HashStream::HashStream(HashAlg alg) noexcept : ctx_(begin_hash(alg)) { failed_ = ctx_ == nullptr; }
-
-HashStream::~HashStream() = default;
+HashStream::HashStream(HashAlg alg) noexcept : alg_(alg) {
+    if (alg == HashAlg::kMd5) {
+        MD5_CTX c;
+        failed_ = MD5_Init(&c) != 1;
+        store(ctx_, c);
+    } else {
+        SHA256_CTX c;
+        failed_ = SHA256_Init(&c) != 1;
+        store(ctx_, c);
+    }
+}
 
 void HashStream::flush() noexcept {
+    flushed_ = flushed_ || used_ != 0;
     if (used_ != 0 && !failed_) {
-        failed_ = EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), buf_, used_) != 1;
+        if (alg_ == HashAlg::kMd5) {
+            MD5_CTX c = load<MD5_CTX>(ctx_);
+            failed_ = MD5_Update(&c, buf_, used_) != 1;
+            store(ctx_, c);
+        } else {
+            SHA256_CTX c = load<SHA256_CTX>(ctx_);
+            failed_ = SHA256_Update(&c, buf_, used_) != 1;
+            store(ctx_, c);
+        }
     }
     used_ = 0;
 }
@@ -76,34 +133,68 @@ void HashStream::update(const void* p, size_t n) noexcept {
         return;
     }
     flush();
-    if (!failed_) {
-        failed_ = EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), p, n) != 1;
+    if (n <= sizeof buf_) {
+        std::memcpy(buf_, p, n);
+        used_ = static_cast<uint16_t>(n);
+        return;
     }
-}
-
-void HashStream::put_dec(uint32_t v) noexcept {
-    char tmp[10];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    update(tmp + i, sizeof tmp - i);
-}
-
-void HashStream::put_hex4(uint16_t v) noexcept {
-    static constexpr char kHex[] = "0123456789abcdef";
-    const char t[4] = {kHex[v >> 12], kHex[(v >> 8) & 15], kHex[(v >> 4) & 15], kHex[v & 15]};
-    update(t, 4);
+    flushed_ = true;
+    if (!failed_) {
+        if (alg_ == HashAlg::kMd5) {
+            MD5_CTX c = load<MD5_CTX>(ctx_);
+            failed_ = MD5_Update(&c, p, n) != 1;
+            store(ctx_, c);
+        } else {
+            SHA256_CTX c = load<SHA256_CTX>(ctx_);
+            failed_ = SHA256_Update(&c, p, n) != 1;
+            store(ctx_, c);
+        }
+    }
 }
 
 size_t HashStream::finish(uint8_t* out) noexcept {
-    flush();
-    unsigned int len = 0;
-    if (failed_ || EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &len) != 1) {
+    if (failed_) {
         return 0;
     }
+    const size_t len = alg_ == HashAlg::kMd5 ? MD5_DIGEST_LENGTH : SHA256_DIGEST_LENGTH;
+    DigestMemo::Entry* slot = nullptr;
+    uint64_t key = 0;
+    if (!flushed_ && used_ != 0) {  // the whole text is in buf_
+        static_assert(sizeof DigestMemo::Entry::text == sizeof buf_);
+        key = text_hash(buf_, used_);
+        slot = &memo().entries[key % DigestMemo::kEntries];
+        if (slot->len == used_ && slot->key == key && slot->alg == alg_ && std::memcmp(slot->text, buf_, used_) == 0) {
+            std::memcpy(out, slot->digest, len);
+            used_ = 0;
+            return len;
+        }
+    }
+    if (alg_ == HashAlg::kMd5) {
+        MD5_CTX c = load<MD5_CTX>(ctx_);
+        if ((used_ != 0 && MD5_Update(&c, buf_, used_) != 1) || MD5_Final(out, &c) != 1) {
+            return 0;
+        }
+    } else {
+        SHA256_CTX c = load<SHA256_CTX>(ctx_);
+        if ((used_ != 0 && SHA256_Update(&c, buf_, used_) != 1) || SHA256_Final(out, &c) != 1) {
+            return 0;
+        }
+    }
+    if (slot != nullptr) {
+        slot->key = key;
+        slot->len = used_;
+        slot->alg = alg_;
+        std::memcpy(slot->digest, out, len);
+        std::memcpy(slot->text, buf_, used_);
+    }
+    used_ = 0;
     return len;
+}
+
+void forget_remembered_digests() noexcept {
+    for (DigestMemo::Entry& e : memo().entries) {
+        e.len = 0;
+    }
 }
 
 void to_hex(const uint8_t* p, size_t n, char* out) noexcept {
@@ -115,40 +206,36 @@ void to_hex(const uint8_t* p, size_t n, char* out) noexcept {
     out[2 * n] = '\0';
 }
 
-bool hmac_sha256(const uint8_t* key, size_t key_len, const uint8_t* msg, size_t msg_len,
-                 uint8_t out[32]) noexcept {
+bool HmacSha256::set_key(const uint8_t* key, size_t key_len) noexcept {
     if (key_len > 64) {
         return false;
     }
     uint8_t pad[64];
-    uint8_t inner[32];
-    for (size_t i = 0; i < 64; ++i) {
-        pad[i] = static_cast<uint8_t>((i < key_len ? key[i] : 0) ^ 0x36);
-    }
-    {
-        HashStream h(HashAlg::kSha256);
-        h.update(pad, sizeof pad);
-        h.update(msg, msg_len);
-        if (h.finish(inner) != 32) {
+    for (int round = 0; round < 2; ++round) {
+        const uint8_t x = round == 0 ? 0x36 : 0x5c;
+        for (size_t i = 0; i < 64; ++i) {
+            pad[i] = static_cast<uint8_t>((i < key_len ? key[i] : 0) ^ x);
+        }
+        SHA256_CTX c;
+        if (SHA256_Init(&c) != 1 || SHA256_Update(&c, pad, sizeof pad) != 1) {
             return false;
         }
+        store(round == 0 ? inner_ : outer_, c);
     }
-    for (size_t i = 0; i < 64; ++i) {
-        pad[i] = static_cast<uint8_t>((i < key_len ? key[i] : 0) ^ 0x5c);
-    }
-    HashStream h(HashAlg::kSha256);
-    h.update(pad, sizeof pad);
-    h.update(inner, sizeof inner);
-    return h.finish(out) == 32;
+    return true;
 }
 
-bool hkdf_extract(const uint8_t* salt, size_t salt_len, const uint8_t* ikm, size_t ikm_len,
-                  uint8_t prk[32]) noexcept {
-    return hmac_sha256(salt, salt_len, ikm, ikm_len, prk);
+bool HmacSha256::mac(const uint8_t* msg, size_t msg_len, uint8_t out[32]) const noexcept {
+    uint8_t inner[SHA256_DIGEST_LENGTH];
+    SHA256_CTX c = load<SHA256_CTX>(inner_);
+    if (SHA256_Update(&c, msg, msg_len) != 1 || SHA256_Final(inner, &c) != 1) {
+        return false;
+    }
+    c = load<SHA256_CTX>(outer_);
+    return SHA256_Update(&c, inner, sizeof inner) == 1 && SHA256_Final(out, &c) == 1;
 }
 
-bool hkdf_expand_label(const uint8_t secret[32], std::string_view label, uint8_t* out,
-                       size_t out_len) noexcept {
+bool HmacSha256::expand_label(std::string_view label, uint8_t* out, size_t out_len) const noexcept {
     // HkdfLabel = length(2) || len("tls13 " + label)(1) || "tls13 " + label || context len 0 (1),
     // followed by HKDF-Expand's block counter 0x01. One block suffices for out_len <= 32.
     constexpr std::string_view kPrefix = "tls13 ";
@@ -167,13 +254,29 @@ bool hkdf_expand_label(const uint8_t secret[32], std::string_view label, uint8_t
     info[n++] = 0;
     info[n++] = 1;
     uint8_t t[32];
-    if (!hmac_sha256(secret, 32, info, n, t)) {
+    if (!mac(info, n, t)) {
         return false;
     }
     std::memcpy(out, t, out_len);
     return true;
 }
 
+bool hmac_sha256(const uint8_t* key, size_t key_len, const uint8_t* msg, size_t msg_len,
+                 uint8_t out[32]) noexcept {
+    HmacSha256 h;
+    return h.set_key(key, key_len) && h.mac(msg, msg_len, out);
+}
+
+bool hkdf_extract(const uint8_t* salt, size_t salt_len, const uint8_t* ikm, size_t ikm_len,
+                  uint8_t prk[32]) noexcept {
+    return hmac_sha256(salt, salt_len, ikm, ikm_len, prk);
+}
+
+bool hkdf_expand_label(const uint8_t secret[32], std::string_view label, uint8_t* out,
+                       size_t out_len) noexcept {
+    HmacSha256 h;
+    return h.set_key(secret, 32) && h.expand_label(label, out, out_len);
+}
 bool aes128_ecb_block(const uint8_t key[16], const uint8_t in[16], uint8_t out[16]) noexcept {
     ThreadState& s = state();
     if (s.ecb_ctx == nullptr || s.ecb == nullptr ||

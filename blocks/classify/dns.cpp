@@ -17,10 +17,17 @@ void put_label_byte(uint8_t c, FixedText<256>& out) {
     }
 }
 
-}  // namespace
+// Letters, digits, '-' and '_' (the bytes nearly every name consists of) go in as they are.
+constexpr bool plain_label_byte(uint8_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || (c >= 'A' && c <= 'Z') || c == '_';
+}
 
-bool dns_name(const uint8_t* msg, size_t n, size_t off, FixedText<256>& out, size_t& next) noexcept {
-    out.clear();
+// Walks the name at `off` (following compression pointers, at most 32 hops, at most 255 bytes
+// on the wire) and sets `next` to the offset after it in place. With `out`, also decodes it.
+bool walk_name(const uint8_t* msg, size_t n, size_t off, FixedText<256>* out, size_t& next) {
+    if (out != nullptr) {
+        out->clear();
+    }
     size_t pos = off;
     bool jumped = false;
     int hops = 0;
@@ -54,14 +61,29 @@ bool dns_name(const uint8_t* msg, size_t n, size_t off, FixedText<256>& out, siz
         if (wire_len > 255 || pos + 1 + len > n) {
             return false;
         }
-        if (!out.empty()) {
-            out.append(".");
-        }
-        for (size_t i = 0; i < len; ++i) {
-            put_label_byte(msg[pos + 1 + i], out);
+        if (out != nullptr) {
+            FixedText<256>& t = *out;
+            if (!t.empty()) {
+                t.append(".");
+            }
+            const uint8_t* label = msg + pos + 1;
+            for (size_t i = 0; i < len; ++i) {
+                if (plain_label_byte(label[i]) && t.len < sizeof t.data - 1) {
+                    t.data[t.len++] = static_cast<char>(label[i]);
+                } else {
+                    put_label_byte(label[i], t);
+                }
+            }
+            t.data[t.len] = '\0';
         }
         pos += 1 + len;
     }
+}
+
+}  // namespace
+
+bool dns_name(const uint8_t* msg, size_t n, size_t off, FixedText<256>& out, size_t& next) noexcept {
+    return walk_name(msg, n, off, &out, next);
 }
 
 ParseStatus parse_dns(const uint8_t* p, size_t n, DnsMessage& out) noexcept {
@@ -95,21 +117,20 @@ ParseStatus parse_dns(const uint8_t* p, size_t n, DnsMessage& out) noexcept {
         return ParseStatus::kInvalid;
     }
     size_t pos = 12;
-    FixedText<256> name;
     for (uint16_t q = 0; q < out.qdcount; ++q) {
+        // Only the first question's name is kept: it is decoded in place, the others only walked.
         size_t next = 0;
-        if (!dns_name(p, n, pos, name, next)) {
-            return ParseStatus::kTruncated;
-        }
+        const bool ok = walk_name(p, n, pos, q == 0 ? &out.qname : nullptr, next);
         Reader t(p + next, n - next);
-        const uint16_t qtype = t.u16();
-        const uint16_t qclass = t.u16();
-        if (!t.ok()) {
+        const uint16_t qtype = ok ? t.u16() : 0;
+        const uint16_t qclass = ok ? t.u16() : 0;
+        if (!ok || !t.ok()) {
+            if (q == 0) {
+                out.qname.clear();  // a question cut short leaves no name
+            }
             return ParseStatus::kTruncated;
         }
         if (q == 0) {
-            out.qname.assign(name.view());
-            out.qname.truncated = name.truncated;
             out.qtype = qtype;
             out.qclass = qclass;
         }
@@ -117,7 +138,7 @@ ParseStatus parse_dns(const uint8_t* p, size_t n, DnsMessage& out) noexcept {
     }
     for (uint16_t a = 0; a < out.ancount; ++a) {
         size_t next = 0;
-        if (!dns_name(p, n, pos, name, next)) {
+        if (!walk_name(p, n, pos, nullptr, next)) {  // the owner name: only its end is needed
             return ParseStatus::kTruncated;
         }
         Reader t(p + next, n - next);

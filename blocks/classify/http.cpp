@@ -47,7 +47,8 @@ std::string_view trim(std::string_view s) {
 // Known method followed by a space at the start of `s`; nullptr if none.
 const MethodName* match_method(std::string_view s) {
     for (const MethodName& m : kMethods) {
-        if (s.size() > m.name.size() && s.starts_with(m.name) && s[m.name.size()] == ' ') {
+        // The first byte first: most payloads fail it, without a memcmp call per method.
+        if (s.size() > m.name.size() && s[0] == m.name[0] && s.starts_with(m.name) && s[m.name.size()] == ' ') {
             return &m;
         }
     }
@@ -99,6 +100,9 @@ void header(std::string_view name, std::string_view value, HttpMessage& out) {
 }  // namespace
 
 bool looks_like_http(const uint8_t* p, size_t n) noexcept {
+    if (n == 0 || p[0] < 'A' || p[0] > 'Z') {
+        return false;  // every method, and "HTTP/1.", starts with a capital: binary payloads stop here
+    }
     const std::string_view s(reinterpret_cast<const char*>(p), std::min<size_t>(n, 16));
     return match_method(s) != nullptr || s.starts_with("HTTP/1.");
 }

@@ -29,9 +29,68 @@ const uint8_t* initial_salt(uint32_t version) {
     return nullptr;
 }
 
+// The salts as HMAC keys, prepared once: HKDF-Extract is an HMAC keyed by the salt.
+struct SaltKeys {
+    crypto::HmacSha256 v1, v2, draft29, draft23;
+    SaltKeys() noexcept {
+        v1.set_key(kSaltV1, 20);
+        v2.set_key(kSaltV2, 20);
+        draft29.set_key(kSaltDraft29, 20);
+        draft23.set_key(kSaltDraft23, 20);
+    }
+};
+
+const crypto::HmacSha256* initial_salt_key(uint32_t version) {
+    static const SaltKeys keys;
+    const uint8_t* salt = initial_salt(version);
+    return salt == kSaltV1 ? &keys.v1 : salt == kSaltV2 ? &keys.v2 : salt == kSaltDraft29 ? &keys.draft29
+                           : salt == kSaltDraft23 ? &keys.draft23 : nullptr;
+}
+
 }  // namespace
 
 bool quic_version_supported(uint32_t version) noexcept { return initial_salt(version) != nullptr; }
+
+const QuicKeys* QuicKeyCache::get(uint32_t version, const uint8_t* dcid, size_t dcid_len, bool from_server) noexcept {
+    const crypto::HmacSha256* salt = initial_salt_key(version);
+    if (salt == nullptr || dcid_len > 20) {
+        return nullptr;
+    }
+    uint32_t h = 2166136261u ^ version;  // FNV-1a over the DCID
+    for (size_t i = 0; i < dcid_len; ++i) {
+        h = (h ^ dcid[i]) * 16777619u;
+    }
+    Entry& e = entries_[(h ^ h >> 16) & (kEntries - 1)];
+    if (e.version != version || e.dcid_len != dcid_len || std::memcmp(e.dcid, dcid, dcid_len) != 0) {
+        // Keys (RFC 9001 5.2): initial_secret = HKDF-Extract(salt, DCID).
+        e.version = 0;
+        if (!salt->mac(dcid, dcid_len, e.initial)) {
+            return nullptr;
+        }
+        e.version = version;
+        e.dcid_len = static_cast<uint8_t>(dcid_len);
+        std::memcpy(e.dcid, dcid, dcid_len);
+        e.have = 0;
+    }
+    const int d = from_server ? 1 : 0;
+    if ((e.have & (1u << d)) == 0) {
+        // Per direction: its secret, then key, IV and header protection key (RFC 9369 3.3.2 for
+        // the v2 labels).
+        const bool v2 = version == kQuicV2;
+        uint8_t secret[32];
+        crypto::HmacSha256 initial, s;
+        QuicKeys& k = e.keys[d];
+        if (!initial.set_key(e.initial, sizeof e.initial) ||
+            !initial.expand_label(from_server ? "server in" : "client in", secret, 32) ||
+            !s.set_key(secret, sizeof secret) || !s.expand_label(v2 ? "quicv2 key" : "quic key", k.key, 16) ||
+            !s.expand_label(v2 ? "quicv2 iv" : "quic iv", k.iv, 12) ||
+            !s.expand_label(v2 ? "quicv2 hp" : "quic hp", k.hp, 16)) {
+            return nullptr;
+        }
+        e.have = static_cast<uint8_t>(e.have | (1u << d));
+    }
+    return &e.keys[d];
+}
 
 ParseStatus parse_quic_long_header(const uint8_t* p, size_t n, QuicLongHeader& out) noexcept {
     out = QuicLongHeader{};
@@ -124,23 +183,8 @@ ParseStatus decrypt_quic_initial(const uint8_t* p, size_t n, const uint8_t* odci
         return hs;
     }
     const QuicLongHeader& h = out.header;
-    const uint8_t* salt = initial_salt(h.version);
     // The fixed bit is not checked: peers may grease it (RFC 9287).
-    if (h.type != 0 || salt == nullptr) {
-        return ParseStatus::kInvalid;
-    }
-    if (odcid == nullptr) {
-        odcid = h.dcid;
-        odcid_len = h.dcid_len;
-    }
-    // Keys (RFC 9001 5.2, RFC 9369 3.3.2).
-    const bool v2 = h.version == kQuicV2;
-    uint8_t initial[32], secret[32], key[16], iv[12], hp[16];
-    if (!crypto::hkdf_extract(salt, 20, odcid, odcid_len, initial) ||
-        !crypto::hkdf_expand_label(initial, from_server ? "server in" : "client in", secret, 32) ||
-        !crypto::hkdf_expand_label(secret, v2 ? "quicv2 key" : "quic key", key, 16) ||
-        !crypto::hkdf_expand_label(secret, v2 ? "quicv2 iv" : "quic iv", iv, 12) ||
-        !crypto::hkdf_expand_label(secret, v2 ? "quicv2 hp" : "quic hp", hp, 16)) {
+    if (h.type != 0 || !quic_version_supported(h.version)) {
         return ParseStatus::kInvalid;
     }
     // Header protection (RFC 9001 5.4): the sample starts 4 bytes after the packet number.
@@ -148,12 +192,25 @@ ParseStatus decrypt_quic_initial(const uint8_t* p, size_t n, const uint8_t* odci
     if (pn_off + 4 + 16 > h.packet_len || pn_off + 4 > sizeof scratch.header) {
         return ParseStatus::kInvalid;
     }
+    if (odcid == nullptr) {
+        odcid = h.dcid;
+        odcid_len = h.dcid_len;
+    }
+    const QuicKeys* keys = scratch.keys.get(h.version, odcid, odcid_len, from_server);
+    if (keys == nullptr) {
+        return ParseStatus::kInvalid;
+    }
     uint8_t mask[16];
-    if (!crypto::aes128_ecb_block(hp, p + pn_off + 4, mask)) {
+    if (!crypto::aes128_ecb_block(keys->hp, p + pn_off + 4, mask)) {
         return ParseStatus::kInvalid;
     }
     std::memcpy(scratch.header, p, pn_off + 4);
     scratch.header[0] = static_cast<uint8_t>(scratch.header[0] ^ (mask[0] & 0x0f));
+    // The two reserved bits are zero in every Initial (RFC 9000 17.2, not greased): wrong keys or
+    // a datagram that only looks like QUIC leave them random, and 3 in 4 stop here, before the AEAD.
+    if ((scratch.header[0] & 0x0c) != 0) {
+        return ParseStatus::kInvalid;
+    }
     const size_t pn_len = (scratch.header[0] & 3u) + 1;
     uint64_t pn = 0;
     for (size_t i = 0; i < pn_len; ++i) {
@@ -167,11 +224,11 @@ ParseStatus decrypt_quic_initial(const uint8_t* p, size_t n, const uint8_t* odci
         return ParseStatus::kInvalid;
     }
     uint8_t nonce[12];
-    std::memcpy(nonce, iv, 12);
+    std::memcpy(nonce, keys->iv, 12);
     for (size_t i = 0; i < 8; ++i) {
         nonce[11 - i] = static_cast<uint8_t>(nonce[11 - i] ^ (pn >> (8 * i) & 0xff));
     }
-    if (!crypto::aes128_gcm_open(key, nonce, scratch.header, hdr_len, p + hdr_len, ct_len,
+    if (!crypto::aes128_gcm_open(keys->key, nonce, scratch.header, hdr_len, p + hdr_len, ct_len,
                                  p + hdr_len + ct_len, scratch.plain)) {
         return ParseStatus::kInvalid;
     }

@@ -4,6 +4,7 @@
 // No allocation: plaintext and CRYPTO bytes go to caller-owned buffers.
 #pragma once
 
+#include "classify/crypto.hpp"
 #include "classify/text.hpp"
 #include "classify/tls.hpp"
 
@@ -51,11 +52,44 @@ struct QuicCryptoBuffer {
     size_t contiguous() const noexcept;
 };
 
-// Plaintext of a decrypted Initial; reused between calls.
+// Initial packet protection keys of one direction (RFC 9001 5.1-5.4).
+struct QuicKeys {
+    uint8_t key[16];
+    uint8_t iv[12];
+    uint8_t hp[16];
+};
+
+// Initial keys by (version, client's first Destination Connection ID), each direction derived
+// on its first use. All Initials of a connection, the client's later ones and the server's, use
+// the keys of that one DCID, so a handshake derives them once instead of once per packet.
+// Direct-mapped, 2048 entries (300 KB): enough for the handshakes a thread sees within a
+// round trip at tens of thousands of new connections per second; a colliding connection's keys
+// are derived again.
+class QuicKeyCache {
+public:
+    static constexpr size_t kEntries = 2048;
+    // The keys of one direction, or nullptr if the version's Initial salt is unknown (or the
+    // DCID longer than 20 bytes).
+    const QuicKeys* get(uint32_t version, const uint8_t* dcid, size_t dcid_len, bool from_server) noexcept;
+
+private:
+    struct Entry {
+        uint32_t version = 0;  // 0: empty
+        uint8_t dcid_len = 0;
+        uint8_t have = 0;      // bit 0: client keys derived, bit 1: server keys
+        uint8_t dcid[20] = {};
+        uint8_t initial[32] = {};  // the Initial secret, HKDF-Extract(salt, DCID)
+        QuicKeys keys[2];
+    };
+    Entry entries_[kEntries];
+};
+
+// Plaintext of a decrypted Initial, and the key cache; reused between calls.
 struct QuicScratch {
     static constexpr size_t kCapacity = 4096;
     uint8_t plain[kCapacity];
     uint8_t header[512];
+    QuicKeyCache keys;
 };
 
 struct QuicInitialInfo {

@@ -11,11 +11,13 @@ namespace weir::flow {
 
 DnsNames::DnsNames(uint32_t names)
     : sets_(static_cast<uint32_t>(std::bit_ceil(std::max<uint32_t>(names / kWays, 1)))),
-      slots_(new Slot[static_cast<std::size_t>(sets_) * kWays]) {
+      slots_(new Slot[static_cast<std::size_t>(sets_) * kWays]),
+      tags_(new std::atomic<uint32_t>[static_cast<std::size_t>(sets_) * kWays]) {
     for (std::size_t i = 0; i < static_cast<std::size_t>(sets_) * kWays; ++i) {
         for (auto& w : slots_[i].words) {
             w.store(0, std::memory_order_relaxed);
         }
+        tags_[i].store(0, std::memory_order_relaxed);
     }
 }
 
@@ -34,10 +36,12 @@ std::shared_ptr<DnsNames> DnsNames::shared(const void* engine, const std::string
     return t;
 }
 
-std::size_t DnsNames::bytes() const noexcept { return static_cast<std::size_t>(sets_) * kWays * sizeof(Slot); }
+std::size_t DnsNames::bytes() const noexcept {
+    return static_cast<std::size_t>(sets_) * kWays * (sizeof(Slot) + sizeof(std::atomic<uint32_t>));
+}
 
-uint32_t DnsNames::set_of(uint8_t v, const std::array<uint8_t, 16>& client,
-                          const std::array<uint8_t, 16>& server) const noexcept {
+uint64_t DnsNames::hash_of(uint8_t v, const std::array<uint8_t, 16>& client,
+                           const std::array<uint8_t, 16>& server) noexcept {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ v;
     for (int i = 0; i < 16; i += 4) {
         uint32_t a = 0;
@@ -47,7 +51,7 @@ uint32_t DnsNames::set_of(uint8_t v, const std::array<uint8_t, 16>& client,
         h = (h ^ a) * 0xff51afd7ed558ccdULL;
         h = (h ^ b) * 0xc4ceb9fe1a85ec53ULL;
     }
-    return static_cast<uint32_t>(h >> 32) & (sets_ - 1);
+    return h;
 }
 
 namespace {
@@ -90,7 +94,9 @@ bool DnsNames::matches(const uint64_t* w, const std::array<uint8_t, 16>& client,
 }
 
 bool DnsNames::learn(const Name& n) noexcept {
-    Slot* set = &slots_[static_cast<std::size_t>(set_of(n.ip_version, n.client, n.server)) * kWays];
+    const uint64_t h = hash_of(n.ip_version, n.client, n.server);
+    const std::size_t base = static_cast<std::size_t>(set_of(h)) * kWays;
+    Slot* set = &slots_[base];
     // The same pair again, else the oldest (or empty) way; only the key words are read.
     Slot* target = &set[0];
     int64_t oldest = INT64_MAX;
@@ -119,13 +125,20 @@ bool DnsNames::learn(const Name& n) noexcept {
         target->words[i].store(words[i], std::memory_order_release);  // each word carries the odd version
     }
     target->version.store(v + 2, std::memory_order_release);
+    tags_[base + static_cast<std::size_t>(target - set)].store(tag_of(h), std::memory_order_release);
     return true;
 }
 
 bool DnsNames::find(uint8_t ip_version, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server,
                     int64_t before_ns, Name& out) const noexcept {
-    const Slot* set = &slots_[static_cast<std::size_t>(set_of(ip_version, client, server)) * kWays];
+    const uint64_t h = hash_of(ip_version, client, server);
+    const std::size_t base = static_cast<std::size_t>(set_of(h)) * kWays;
+    const Slot* set = &slots_[base];
+    const uint32_t tag = tag_of(h);
     for (uint32_t w = 0; w < kWays; ++w) {
+        if (tags_[base + w].load(std::memory_order_acquire) != tag) {
+            continue;  // another pair (or one being replaced: a miss either way)
+        }
         uint64_t words[kWords];
         // The key first (a miss costs one cache line), then the whole entry if it matches.
         if (load(set[w], kKeyWords, words) && matches(words, client, server, before_ns) &&

@@ -61,7 +61,10 @@ private:
         std::atomic<uint64_t> version{0};  // odd while a writer fills the words
         std::atomic<uint64_t> words[kWords];
     };
-    uint32_t set_of(uint8_t v, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server) const noexcept;
+    // The pair's hash: the set from its high half, a tag (never 0) from its low half.
+    static uint64_t hash_of(uint8_t v, const std::array<uint8_t, 16>& client, const std::array<uint8_t, 16>& server) noexcept;
+    uint32_t set_of(uint64_t h) const noexcept { return static_cast<uint32_t>(h >> 32) & (sets_ - 1); }
+    static uint32_t tag_of(uint64_t h) noexcept { return static_cast<uint32_t>(h) | 1U; }
     // Words [0, n) of a slot as one writer left them; false if a writer was in it (torn: a miss).
     static bool load(const Slot& s, std::size_t n, uint64_t* out) noexcept;
     // The key words (client, server, time) match and the answer is not after before_ns; the
@@ -71,6 +74,10 @@ private:
 
     uint32_t sets_ = 0;  // power of two
     std::unique_ptr<Slot[]> slots_;
+    // Per way, the tag of the pair it holds (a hint, written after the entry): a lookup reads the
+    // set's four tags from one small array and loads only the ways whose tag matches, so a miss
+    // costs one cache line of a 4 bytes-per-way array instead of four lines of the table.
+    std::unique_ptr<std::atomic<uint32_t>[]> tags_;
 };
 
 }  // namespace weir::flow

@@ -155,8 +155,14 @@ void FlowMeter::start() {
     // The extension holds both end-to-end parts, then (with stats.options) both options parts.
     const std::size_t ext = !extended_ ? 0 : options_ ? sizeof(flow::FlowExt) : offsetof(flow::FlowExt, opt);
     cls_offset_ = (ext + 7) / 8 * 8;
+    // The classifier's state is set by Classifier::init, not zeroed with the extension, and only
+    // its head (flags, counters, record walks) is touched per packet: the texts after it are read
+    // when the flow ends, so they are neither zeroed on insert nor prefetched per packet.
     table_ = std::make_unique<flow::FlowTable>(
-        capacity_, cls_offset_ + (classify_ ? sizeof(classify::ClassifierState) : 0));
+        capacity_, cls_offset_ + (classify_ ? sizeof(classify::ClassifierState) : 0), cls_offset_);
+    if (classify_) {
+        table_->set_hot_bytes(sizeof(flow::Flow) + cls_offset_ + offsetof(classify::ClassifierState, name));
+    }
     if (classify_) {
         classifier_ = std::make_unique<classify::Classifier>(cls_slots_);
         if (dns_capacity_ > 0) {

@@ -76,13 +76,15 @@ uint32_t hash_key(const CanonicalKey& k) noexcept {
 
 // Index slots: the power of two above 4/3 of the capacity, so a full table loads the index at
 // most 0.75 and linear probes stay short, for 8 bytes x 1.34..2.7 slots per flow.
-FlowTable::FlowTable(uint32_t capacity, std::size_t ext_size)
+FlowTable::FlowTable(uint32_t capacity, std::size_t ext_size, std::size_t ext_zeroed)
     : capacity_(std::max<uint32_t>(capacity, 16)),
       mask_(static_cast<uint32_t>(std::bit_ceil(static_cast<uint64_t>(capacity_) * 4 / 3 + 1)) - 1),
       ext_size_(ext_size),
       // With the extension an entry spans nine lines: aligned to them, no packet touches a tenth.
       // The core entry alone stays 248 bytes (memory per flow matters more than alignment there).
       stride_(ext_size > 0 ? (sizeof(Flow) + ext_size + 63) / 64 * 64 : (sizeof(Flow) + 7) / 8 * 8),
+      ext_zeroed_(std::min(ext_size, ext_zeroed)),
+      hot_bytes_(stride_),
       entries_(reserve<uint8_t>(static_cast<std::size_t>(capacity_) * stride_)),
       slots_(reserve<Slot>(static_cast<std::size_t>(mask_) + 1)) {}
 
@@ -127,8 +129,8 @@ Flow* FlowTable::insert(const CanonicalKey& key, uint32_t hash) noexcept {
     f->key = key;
     f->flags = Flow::kInUse;
     f->wheel_slot = 0xffff;
-    if (ext_size_ > 0) {
-        std::memset(reinterpret_cast<uint8_t*>(f) + sizeof(Flow), 0, ext_size_);
+    if (ext_zeroed_ > 0) {
+        std::memset(reinterpret_cast<uint8_t*>(f) + sizeof(Flow), 0, ext_zeroed_);
     }
     uint32_t i = hash & mask_;
     while (slots_[i].flow != 0) {

@@ -25,8 +25,9 @@ public:
     static constexpr uint32_t kWheelSlots = 4096;  // seconds covered by one turn of the wheel
 
     // `ext_size` bytes of optional per-flow state (FlowExt) follow each flow in the same entry
-    // when non-zero (one region, so a packet's lines are neighbours); zeroed on insert.
-    explicit FlowTable(uint32_t capacity, std::size_t ext_size = 0);
+    // when non-zero (one region, so a packet's lines are neighbours); the first `ext_zeroed` of
+    // them (default all) are zeroed on insert, the rest is the owner's to initialise.
+    explicit FlowTable(uint32_t capacity, std::size_t ext_size = 0, std::size_t ext_zeroed = SIZE_MAX);
     ~FlowTable();
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
@@ -38,13 +39,16 @@ public:
     void prefetch_flow(uint32_t hash) const noexcept {
         const uint32_t f = slots_[hash & mask_].flow;
         if (f != 0) {
-            // Every line of the entry: a TCP packet reads and writes both directions' state.
+            // Every hot line of the entry: a TCP packet reads and writes both directions' state.
             const auto* p = reinterpret_cast<const char*>(&at(f - 1));
-            for (std::size_t off = 0; off < stride_; off += 64) {
+            for (std::size_t off = 0; off < hot_bytes_; off += 64) {
                 __builtin_prefetch(p + off, 1, 3);
             }
         }
     }
+    // Only the first `bytes` of an entry are touched per packet (the rest, e.g. texts read when
+    // the flow ends, is not prefetched). Default: the whole entry.
+    void set_hot_bytes(std::size_t bytes) noexcept { hot_bytes_ = bytes < stride_ ? bytes : stride_; }
     // nullptr when the table is full.
     Flow* insert(const CanonicalKey& key, uint32_t hash) noexcept;
     void erase(Flow* f) noexcept;
@@ -83,6 +87,8 @@ private:
     uint32_t mask_;
     std::size_t ext_size_;
     std::size_t stride_;       // sizeof(Flow) + ext_size_, rounded up to 8
+    std::size_t ext_zeroed_;   // bytes of the extension zeroed on insert
+    std::size_t hot_bytes_;    // bytes of an entry a packet touches (prefetched), from its start
     uint8_t* entries_;         // capacity_ entries, allocated lazily by the kernel
     // Index and hash side by side: one cache miss per probe, then one for the flow.
     struct Slot {
