@@ -280,7 +280,7 @@ void Classifier::release(ClassifierState& s) noexcept {
 void Classifier::init(ClassifierState& s, uint8_t proto, uint16_t client_port, uint16_t server_port) noexcept {
     // The head as a default-constructed state has it; the texts only emptied (their lengths),
     // not overwritten: a new flow touches a few cache lines instead of the whole state.
-    static const ClassifierState kFresh{};
+    static constexpr ClassifierState kFresh{};
     std::memcpy(static_cast<void*>(&s), &kFresh, offsetof(ClassifierState, name));
     s.name.clear();
     s.second_name.clear();
