@@ -127,6 +127,20 @@ MplaneBridge::MplaneBridge(BlockSetup& s) : Block(s), block_id_(s.id()) {
     s.gauge("posted", [this] {
         return VarValue{initiator_ ? initiator_->posted.load(std::memory_order_relaxed) : uint64_t{0}};
     }, "messages", "component-initiated: receipts, results and exceptions posted to the supervisor");
+    s.gauge("withdrawals", [this] {
+        return VarValue{initiator_ ? initiator_->withdrawals.load(std::memory_order_relaxed) : uint64_t{0}};
+    }, "messages", "component-initiated: envelopes of withdrawals the supervisor took (at shutdown)");
+    const auto exports = [this](std::atomic<uint64_t> mplane::Exporter::*field) {
+        return [this, field] {
+            return VarValue{exporter_ ? (exporter_.get()->*field).load(std::memory_order_relaxed) : uint64_t{0}};
+        };
+    };
+    s.gauge("exported", exports(&mplane::Exporter::exported), "messages",
+            "results posted to repositories (indirect export) and accepted");
+    s.gauge("export_failed", exports(&mplane::Exporter::failed), "messages",
+            "results a repository refused or that could not reach it");
+    s.gauge("export_dropped", exports(&mplane::Exporter::dropped), "messages",
+            "results not posted: the export queue was full, or the bridge stopped");
 }
 
 MplaneBridge::~MplaneBridge() { shutdown(); }
@@ -142,6 +156,7 @@ void MplaneBridge::start() {
     if (!access_file_.empty()) {
         access_ = mplane::AccessPolicy::load_file(access_file_);
     }
+    exporter_ = std::make_unique<mplane::Exporter>(tls_);
     const mplane::ServiceRef ref = [this] { return live_.load(std::memory_order_acquire); };
     if (component_initiated_) {
         initiator_cfg_.tls = tls_;
@@ -171,7 +186,16 @@ void MplaneBridge::flush() {
     cfg.max_jobs = max_jobs_;
     cfg.keep_results_ns = keep_ns_;
     cfg.access = access_;
+    mplane::Exporter* exporter = exporter_.get();
+    cfg.export_results = [exporter](std::string url, std::string body) { exporter->post(std::move(url), std::move(body)); };
     Engine* e = &engine();
+    for (const auto& block : e->blocks()) {
+        const std::string id = block.first;
+        if (id != block_id_) {  // switching the bridge off would leave nobody to switch it on
+            cfg.switches.push_back(mplane::Switch{id, block.second, [e, id](bool on) { e->set_enabled(id, on); },
+                                                  [e, id] { return e->disabled_drops(id); }});
+        }
+    }
     service_ = std::make_unique<mplane::Service>(registry_, std::move(cfg), std::move(targets),
                                                  mplane::wall_now_ns(), [this, e] {
                                                      stopped_by_mplane_ns_.store(mplane::wall_now_ns());
@@ -198,9 +222,16 @@ void MplaneBridge::shutdown() {
     }
     live_.store(nullptr, std::memory_order_release);
     service_.reset();
+    if (exporter_) {
+        exporter_->stop();
+    }
 }
 
 }  // namespace weir::blocks
 
 WEIR_REGISTER_BLOCK(weir::blocks::MplaneBridge, "MplaneBridge", weir::Invocation::kDirect,
-                    "serves the composition's variables and controls as mPlane capabilities (HTTPS)")
+                    "serves the composition's variables and controls as mPlane capabilities (HTTPS): "
+                    "weir-<block>-<variable> (a reading or a window), ...-periodic, ...-export (rows posted to "
+                    "repository.url), ...-set (a control, for good or for a range), weir-<block>-disable (the "
+                    "block off for a range), weir-stop; measurements may be repeated (repeat now + 10m / 1m "
+                    "{ now + 10s }); see docs/mplane.md")

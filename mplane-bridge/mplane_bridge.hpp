@@ -10,8 +10,12 @@
 //   stop.linger (how long to keep serving after a weir-stop).
 // Gates: none.
 // Variables: port, requests, specifications, results, exceptions, refused, pending (gauges);
-//   registrations, polls, posted (component-initiated).
-// Capabilities: see weir/mplane/service.hpp (weir-<block>-<variable>[-periodic|-set], weir-stop).
+//   posted, withdrawals (component-initiated); exported, export_failed, export_dropped (indirect
+//   export to repositories).
+// Capabilities: see weir/mplane/service.hpp and docs/mplane.md: weir-<block>-<variable> (a reading
+//   or a window), ...-periodic, ...-export (periodic rows posted to repository.url), ...-set (a
+//   control, for good or for a range), weir-<block>-disable (the engine's switch for a range),
+//   weir-stop. Measurements may be repeated ("repeat now + 10m / 1m { now + 10s }").
 #pragma once
 
 #include <weir/block.hpp>
@@ -60,6 +64,7 @@ private:
     std::atomic<mplane::Service*> live_{nullptr};  // what the HTTP threads use; null until launch
     std::unique_ptr<mplane::Listener> listener_;
     std::unique_ptr<mplane::Initiator> initiator_;
+    std::unique_ptr<mplane::Exporter> exporter_;
     std::atomic<int> bound_port_{0};
 };
 

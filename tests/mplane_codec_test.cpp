@@ -182,7 +182,10 @@ TEST(MplaneCodec, MalformedMessagesAreRefusedByName) {
         {spec(R"("when": "now + 5 minutes", "results": [])"), "bad duration '5 minutes'"},
         {spec(R"("when": "now / 10s", "results": [])"), "a period needs a range"},
         {spec(R"("when": "future ... now", "results": [])"), "cannot start in the future"},
-        {spec(R"("when": "repeat now ... future / 1h { now + 5m }", "results": [])"), "repeated specifications"},
+        {spec(R"("when": "repeat now ... future cron 0 0 0 * * *", "results": [])"), "cron repetitions are not supported"},
+        {spec(R"("when": "repeat now + 1h { now + 5m }", "results": [])"), "a repetition needs a range and an interval"},
+        {spec(R"("when": "repeat now + 1h / 1m { 2026-01-01 00:00:00 + 5s }", "results": [])"), "relative to now"},
+        {spec(R"("when": "repeat now + 1h / 1m { now + 5m }", "results": [])"), "must end before the next starts"},
         {spec(R"("when": "now", "results": ["weir.count"])"), "unknown element 'weir.count' in registry http://ict-mplane.eu/registry/core"},
         {spec(R"("when": "now", "results": ["no.such.element"])"), "unknown element 'no.such.element'"},
         {spec(R"("when": "now", "results": [], "parameters": {"bogus": "1"})"), "unknown element 'bogus'"},
@@ -231,6 +234,30 @@ TEST(MplaneScope, ParsesAndPrintsEveryForm) {
     EXPECT_EQ(span.end, now + 1'800'000'000'000);
     EXPECT_EQ(When::parse("past ... now").resolve(now).start, kPast);
     EXPECT_EQ(When::parse("now ... future").resolve(now).end, kFuture);
+}
+
+// Repeated scopes, in the RI's own examples (mplane/model.py): each run starts on the interval's
+// grid and has the inner scope.
+TEST(MplaneScope, RepeatedScopes) {
+    for (const char* text : {"repeat now + 30m / 1m { now + 5s / 1s }", "repeat now + 30m / 15s",
+                             "repeat now ... future / 1h { now + 5m }"}) {
+        EXPECT_EQ(When::parse(text).str(), text);
+        EXPECT_TRUE(When::parse(text).repeated());
+    }
+    EXPECT_EQ(When::parse("repeat now + 30m / 15s { now }").str(), "repeat now + 30m / 15s");
+    // As the RI prints it (str(When) ends with INNER_WHEN_SEP_END, " } ").
+    EXPECT_EQ(When::parse("repeat now + 30m / 1m { now + 5s / 1s } ").str(), "repeat now + 30m / 1m { now + 5s / 1s }");
+    const int64_t now = parse_time("2009-02-20 13:30:00");
+    const When w = When::parse("repeat now + 30m / 1m { now + 5s / 1s }");
+    EXPECT_EQ(w.period_ns(), 60'000'000'000);
+    EXPECT_EQ(w.resolve(now).end, parse_time("2009-02-20 14:00:00"));
+    const When second = w.run_at(now + 60'000'000'000);
+    EXPECT_EQ(second.str(), "2009-02-20 13:31:00.000000 ... 2009-02-20 13:31:05.000000 / 1s");
+    EXPECT_TRUE(When::parse("repeat now + 1m / 10s").run_at(now).singleton());
+    // Against capabilities: each run's period is what must suit a periodic capability.
+    EXPECT_EQ(w.check_follows(When::parse("now ... future / 1s"), now), "");
+    EXPECT_NE(w.check_follows(When::parse("now ... future"), now).find("is not periodic"), std::string::npos);
+    EXPECT_EQ(When::parse("repeat now + 1m / 10s").check_follows(When::parse("now ... future"), now), "");
 }
 
 TEST(MplaneScope, SpecificationsFollowCapabilities) {

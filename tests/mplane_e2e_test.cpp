@@ -17,11 +17,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -57,6 +62,9 @@ protected:
         if (engine_) {
             engine_->request_stop();
             engine_->wait();
+        }
+        if (live_fd_ >= 0) {
+            close(live_fd_);
         }
     }
 
@@ -97,6 +105,98 @@ protected:
                                 "/pki/server.key\" ca=\"" + dir_ + "/pki/ca.pem\"/><access file=\"" + dir_ +
                                 "/access.conf\"/>");
         ASSERT_GT(port_, 0);
+    }
+
+    // Live capture on lo of what send_udp() (or, `tcp`, tcp_connections()) sends to a port of this
+    // test's own (bound here, so parallel test runs on the same host never see each other's
+    // traffic), counted by "counter" on a thread of its own (so its input is a ring), with the TLS
+    // bridge; `more` adds blocks and connections. False when capturing is not permitted.
+    bool start_live_engine(const std::string& more = "", bool tcp = false) {
+        live_fd_ = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (live_fd_ < 0 || bind(live_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            getsockname(live_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 || (tcp && listen(live_fd_, 16) != 0)) {
+            ADD_FAILURE() << "cannot bind a loopback port: " << std::strerror(errno);
+            return false;
+        }
+        live_port_ = ntohs(a.sin_port);
+        const std::string port = std::to_string(live_port_);
+        const std::string filter = tcp ? "tcp port " + port : "udp and dst port " + port + " and dst host 127.0.0.1";
+        const std::string xml = R"(<composition id="mplane-live">
+  <general><clock type="wall"/></general>
+  <install>
+    <threadpool id="capture" num_threads="1"/>
+    <threadpool id="count" num_threads="1"/>
+    <block id="src" type="PcapSource" threadpool="capture"><params>
+      <source type="live" name="lo" timeout_ms="5"/>
+      <bpf_filter expression=")" + filter + R"("/></params></block>
+    <block id="counter" type="PacketCounter" invocation="indirect" threadpool="count"/>
+    <block id="mplane" type="MplaneBridge"><params><listen port="0"/><tls cert=")" + dir_ + R"(/pki/server.pem" key=")" +
+                                dir_ + R"(/pki/server.key" ca=")" + dir_ + R"(/pki/ca.pem"/><access file=")" + dir_ +
+                                R"(/access.conf"/></params></block>
+    <connection src_block="src" src_gate="source_out" dst_block="counter" dst_gate="in_pkt"/>
+)" + more + R"(
+  </install>
+</composition>)";
+        engine_ = Engine::load_string(xml, "mplane-live.xml");
+        try {
+            engine_->start();
+        } catch (const LoadError& e) {
+            engine_.reset();
+            if (geteuid() != 0) {
+                return false;
+            }
+            throw;
+        }
+        engine_->launch();
+        port_ = static_cast<int>(read_u64(*engine_, "mplane", "port"));
+        std::this_thread::sleep_for(300ms);  // the capture is armed
+        return true;
+    }
+    // `n` TCP connections to the live port, each opened and closed from both ends (the FlowMeter
+    // ends such a flow at its FINs, without waiting for a timeout).
+    void tcp_connections(int n) const {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(live_port_));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (int i = 0; i < n; ++i) {
+            const int c = socket(AF_INET, SOCK_STREAM, 0);
+            ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+            const int s = accept(live_fd_, nullptr, nullptr);
+            ASSERT_GE(s, 0);
+            ASSERT_EQ(write(c, "hello", 5), 5);
+            char buf[8];
+            ASSERT_EQ(read(s, buf, sizeof buf), 5);
+            close(c);
+            ASSERT_EQ(read(s, buf, sizeof buf), 0);  // the client's FIN
+            close(s);
+        }
+    }
+    void send_udp(int n) const {
+        const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        ASSERT_GE(fd, 0);
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(static_cast<uint16_t>(live_port_));
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        char payload[64] = {};
+        for (int i = 0; i < n; ++i) {
+            ASSERT_EQ(sendto(fd, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+                      static_cast<ssize_t>(sizeof payload));
+        }
+        close(fd);
+    }
+    // Waits (at most 5 s) until block.var reads `want`; returns what it read last.
+    uint64_t wait_for_value(const std::string& block, const std::string& var, uint64_t want) const {
+        uint64_t v = 0;
+        for (int i = 0; i < 500 && (v = read_u64(*engine_, block, var)) != want; ++i) {
+            std::this_thread::sleep_for(10ms);
+        }
+        return v;
     }
 
     // A client presenting `who`'s certificate from `pki` ("" = none).
@@ -141,6 +241,8 @@ protected:
     static std::string dir_;
     std::unique_ptr<Engine> engine_;
     int port_ = 0;
+    int live_fd_ = -1;   // start_live_engine: the test's own loopback port (a UDP socket or a listener)
+    int live_port_ = 0;
 };
 std::string MplaneE2E::dir_;
 
@@ -201,6 +303,25 @@ std::vector<std::string> labels(const json& envelope) {
     return out;
 }
 
+// "2026-11-28 13:41:08.183943" -> ns since the epoch (exact: the fraction is read as digits).
+int64_t mplane_time(const json& text) {
+    std::tm tm{};
+    const std::string t = text.get<std::string>();
+    EXPECT_EQ(std::sscanf(t.c_str(), "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                          &tm.tm_min, &tm.tm_sec), 6) << t;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t frac = 0;
+    int64_t scale = 1'000'000'000;
+    if (const auto dot = t.find('.'); dot != std::string::npos) {
+        for (std::size_t i = dot + 1; i < t.size() && scale > 1; ++i) {
+            scale /= 10;
+            frac += (t[i] - '0') * scale;
+        }
+    }
+    return static_cast<int64_t>(timegm(&tm)) * 1'000'000'000 + frac;
+}
+
 bool has(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -217,6 +338,7 @@ TEST_F(MplaneE2E, CapabilitiesFollowTheRoles) {
     const auto all = labels(env);
     for (const char* l : {"weir-counter-pktcnt", "weir-counter-pktcnt-periodic", "weir-small-passed",
                           "weir-small-max", "weir-small-max-set", "weir-counter-reset-set", "weir-src-progress",
+                          "weir-counter-disable", "weir-src-disable",
                           "weir-stop"}) {
         EXPECT_TRUE(has(all, l)) << l;
     }
@@ -238,7 +360,8 @@ TEST_F(MplaneE2E, CapabilitiesFollowTheRoles) {
     for (const auto& l : labels(json::parse(res2->body))) {
         EXPECT_EQ(l.rfind("weir-counter-", 0), 0u) << l;
     }
-    EXPECT_EQ(labels(json::parse(res2->body)).size(), 9u);  // pktcnt, bytecnt, pktrate, byterate (+periodic), reset-set
+    // pktcnt, bytecnt, pktrate, byterate (+periodic, +export), reset-set, disable
+    EXPECT_EQ(labels(json::parse(res2->body)).size(), 14u);
 }
 
 TEST_F(MplaneE2E, CounterMeasurementMatchesTheComposition) {
@@ -547,17 +670,26 @@ TEST_F(MplaneE2E, ComponentInitiatedWithASupervisor) {
     ASSERT_TRUE(sup.is_valid());
     std::mutex mu;
     json registered;
+    json withdrawn;
     std::vector<json> posted;
     std::vector<json> to_hand_out = {
         spec("count-1", "counter", "pktcnt", "now", counter_results()),
         [] { json p = spec("periodic-1", "counter", "bytecnt", "now + 2s / 1s", counter_results());
              p["token"] = "sup-periodic"; return p; }(),
+        [] { json p = spec("repeated-1", "counter", "pktcnt", "repeat now + 2s / 1s", counter_results());
+             p["token"] = "sup-repeated"; return p; }(),
     };
     std::string identity;
     sup.Post("/register/capability", [&](const httplib::Request& req, httplib::Response& res) {
         std::lock_guard<std::mutex> g(mu);
         EXPECT_EQ(req.get_header_value("Content-Type"), kType);
-        registered = json::parse(req.body);
+        const json env = json::parse(req.body);
+        if (!env.at("contents").empty() && env.at("contents").at(0).contains("withdrawal")) {
+            withdrawn = env;  // at shutdown
+            res.set_content("{}", "application/json");
+            return;
+        }
+        registered = env;
         json reply = json::object();
         for (const auto& c : registered.at("contents")) {
             reply[c.at("label").get<std::string>()] = {{"registered", "ok"}};
@@ -589,10 +721,28 @@ TEST_F(MplaneE2E, ComponentInitiatedWithASupervisor) {
     for (int i = 0; i < 100 && !complete; ++i) {
         std::this_thread::sleep_for(100ms);
         std::lock_guard<std::mutex> g(mu);
-        complete = std::count_if(posted.begin(), posted.end(), [](const json& m) { return m.contains("result"); }) == 2;
+        complete = std::count_if(posted.begin(), posted.end(), [](const json& m) { return m.contains("result"); }) == 2 &&
+                   std::count_if(posted.begin(), posted.end(), [](const json& m) { return m.contains("envelope"); }) == 1;
     }
+    const uint64_t posted_count = read_u64(*engine_, "mplane", "posted");
+    const uint64_t pktcnt = read_u64(*engine_, "counter", "pktcnt");
+    // Stopping withdraws every registered capability, while the supervisor still listens.
+    engine_->request_stop();
+    ASSERT_TRUE(engine_->wait_for(10s));
+    engine_.reset();  // blocks shut down: the bridge withdraws
     sup.stop();
     sup_thread.join();
+    ASSERT_TRUE(withdrawn.contains("contents")) << "no withdrawal at shutdown";
+    std::set<std::string> withdrawn_tokens;
+    for (const auto& w : withdrawn.at("contents")) {
+        EXPECT_EQ(w.value("withdrawal", ""), "measure") << w.dump(2);
+        withdrawn_tokens.insert(w.at("token").get<std::string>());
+    }
+    for (const auto& c : registered.at("contents")) {
+        if (c.at("label") != "callback") {
+            EXPECT_EQ(withdrawn_tokens.count(c.at("token").get<std::string>()), 1u) << c.at("label");
+        }
+    }
     ASSERT_TRUE(complete) << json(posted).dump(2);
     ASSERT_TRUE(registered.contains("contents"));
     const auto regs = labels(registered);
@@ -602,11 +752,358 @@ TEST_F(MplaneE2E, ComponentInitiatedWithASupervisor) {
     for (const auto& m : posted) {
         by_label[m.at("label").get<std::string>() + (m.contains("receipt") ? "/receipt" : "")] = m;
     }
-    EXPECT_EQ(by_label.at("count-1").at("resultvalues").at(0).at(2).get<uint64_t>(), read_u64(*engine_, "counter", "pktcnt"));
+    // The repeated one: posted once, complete, as an envelope of its two runs.
+    EXPECT_EQ(by_label.at("repeated-1").at("token"), "sup-repeated");
+    EXPECT_EQ(by_label.at("repeated-1").at("contents").size(), 2u);
+    EXPECT_EQ(by_label.at("count-1").at("resultvalues").at(0).at(2).get<uint64_t>(), pktcnt);
     EXPECT_EQ(by_label.at("periodic-1/receipt").at("token"), "sup-periodic");
     EXPECT_EQ(by_label.at("periodic-1").at("token"), "sup-periodic");
     EXPECT_EQ(by_label.at("periodic-1").at("resultvalues").size(), 2u);
-    EXPECT_GE(read_u64(*engine_, "mplane", "posted"), 3u);
+    EXPECT_GE(posted_count, 3u);
+}
+
+// weir-<block>-disable over a temporal range: the engine's switch drops the counter's input
+// batches for that second, then counting resumes; the figures agree with the engine's.
+TEST_F(MplaneE2E, DisableABlockForAPeriod) {
+    if (!start_live_engine()) {
+        GTEST_SKIP() << "live capture on lo needs CAP_NET_RAW";
+    }
+    auto admin = client("client-1");
+    send_udp(50);
+    ASSERT_EQ(wait_for_value("counter", "pktcnt", 50), 50u);
+
+    json off = {{"specification", "measure"}, {"version", 1}, {"registry", kWeirRegistry},
+                {"label", "weir-counter-disable"}, {"when", "now + 1s"},
+                {"parameters", {{"weir.block", "counter"}}}, {"results", {"start", "end", "weir.drops"}}};
+    off["token"] = "disable-1s";
+    const auto sent = std::chrono::steady_clock::now();
+    const Answer receipt = post(*admin, off.dump());
+    ASSERT_EQ(receipt.status, 200) << receipt.body.dump(2);
+    EXPECT_EQ(receipt.body.value("receipt", ""), "measure");
+    EXPECT_FALSE(engine_->enabled("counter"));
+    send_udp(40);
+    ASSERT_EQ(wait_for_value("src", "packets", 90), 90u);
+    std::this_thread::sleep_for(200ms);  // the counter's thread has popped them
+    EXPECT_EQ(read_u64(*engine_, "counter", "pktcnt"), 50u) << "counted while disabled";
+    const uint64_t drops = engine_->disabled_drops("counter");
+    EXPECT_GE(drops, 1u);
+    EXPECT_LE(drops, 40u);  // batches, at most one per datagram
+
+    std::this_thread::sleep_until(sent + 1300ms);
+    EXPECT_TRUE(engine_->enabled("counter")) << "not switched on again after its second";
+    send_udp(30);
+    EXPECT_EQ(wait_for_value("counter", "pktcnt", 80), 80u);
+    json redemption = receipt.body;
+    redemption.erase("receipt");
+    redemption["redemption"] = "measure";
+    const Answer result = post(*admin, redemption.dump());
+    ASSERT_EQ(result.body.value("result", ""), "measure") << result.body.dump(2);
+    ASSERT_EQ(result.body.at("resultvalues").size(), 1u);
+    const json row = result.body.at("resultvalues").at(0);
+    EXPECT_EQ(row.at(2).get<uint64_t>(), drops);
+    const int64_t length = mplane_time(row.at(1)) - mplane_time(row.at(0));
+    EXPECT_GE(length, 1'000'000'000);
+    EXPECT_LT(length, 1'500'000'000);
+
+    // Open-ended, ended early by an interrupt.
+    json open = off;
+    open["when"] = "now ... future";
+    open["token"] = "disable-open";
+    const Answer r2 = post(*admin, open.dump());
+    ASSERT_EQ(r2.status, 200) << r2.body.dump(2);
+    EXPECT_FALSE(engine_->enabled("counter"));
+    send_udp(10);
+    ASSERT_EQ(wait_for_value("src", "packets", 130), 130u);
+    std::this_thread::sleep_for(200ms);
+    const Answer stopped = post(*admin, json({{"interrupt", "measure"}, {"token", "disable-open"}}).dump());
+    ASSERT_EQ(stopped.body.value("result", ""), "measure") << stopped.body.dump(2);
+    EXPECT_TRUE(engine_->enabled("counter"));
+    EXPECT_EQ(stopped.body.at("resultvalues").at(0).at(2).get<uint64_t>(), engine_->disabled_drops("counter") - drops);
+    send_udp(10);
+    EXPECT_EQ(wait_for_value("counter", "pktcnt", 90), 90u);
+
+    // A role without the capability cannot switch anything off; a singleton scope is refused.
+    auto guest = client("client-2");
+    json src_off = off;
+    src_off["label"] = "weir-src-disable";
+    src_off["parameters"]["weir.block"] = "src";
+    src_off["token"] = "guest-off";
+    const Answer refused = post(*guest, src_off.dump());
+    EXPECT_EQ(refused.status, 403) << refused.body.dump(2);
+    EXPECT_TRUE(engine_->enabled("src"));
+    json now_only = off;
+    now_only["when"] = "now";
+    now_only["token"] = "disable-now";
+    const Answer bad = post(*admin, now_only.dump());
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.body.value("message", "").find("needs a range"), std::string::npos) << bad.body.dump(2);
+
+    engine_->request_stop();
+    ASSERT_TRUE(engine_->wait_for(10s));
+    const json stats = json::parse(engine_->stats_json());
+    EXPECT_EQ(stats["blocks"]["counter"]["variables"]["disabled_drops"].get<uint64_t>(),
+              engine_->disabled_drops("counter"));
+    EXPECT_EQ(stats["blocks"]["counter"]["variables"]["pktcnt"].get<uint64_t>(), 90u);
+    EXPECT_EQ(stats["blocks"]["src"]["variables"]["packets"].get<uint64_t>(), 140u);
+}
+
+// A source switched off is paused, not drained: PcapSource replaying a capture at ten times its
+// speed reads nothing while off and goes on where it stopped.
+TEST_F(MplaneE2E, DisabledSourcePausesAndResumes) {
+    const std::string xml = R"(<composition id="mplane-pause">
+  <general><clock type="packet"/></general>
+  <install>
+    <threadpool id="capture" num_threads="1"/>
+    <block id="src" type="PcapSource" threadpool="capture">
+      <params><source type="trace" name=")" + pcap_dir() + R"(/netflix.pcap" replay="10"/></params>
+    </block>
+    <block id="counter" type="PacketCounter"/>
+    <block id="mplane" type="MplaneBridge"><params><listen port="0" plain="1"/></params></block>
+    <connection src_block="src" src_gate="source_out" dst_block="counter" dst_gate="in_pkt"/>
+  </install>
+</composition>)";
+    engine_ = Engine::load_string(xml, "mplane-pause.xml");
+    engine_->start();
+    engine_->launch();
+    httplib::Client c("127.0.0.1", static_cast<int>(read_u64(*engine_, "mplane", "port")));
+    std::this_thread::sleep_for(300ms);  // 3 s of the capture: 90 s long, 1793 packets
+    json off = {{"specification", "measure"}, {"version", 1}, {"registry", kWeirRegistry},
+                {"label", "weir-src-disable"}, {"when", "now + 2s"}, {"token", "pause-src"},
+                {"parameters", {{"weir.block", "src"}}}, {"results", {"start", "end", "weir.drops"}}};
+    auto res = c.Post("/", off.dump(), kType);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const auto paused = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(100ms);  // a batch being read when it was switched off
+    const uint64_t at_pause = read_u64(*engine_, "src", "packets");
+    std::this_thread::sleep_for(1500ms);  // 15 s of the capture
+    EXPECT_EQ(read_u64(*engine_, "src", "packets"), at_pause) << "read while off";
+    EXPECT_LT(at_pause, 1793u);
+    EXPECT_FALSE(engine_->wait_for(10ms));
+    std::this_thread::sleep_until(paused + 3s);
+    EXPECT_GT(read_u64(*engine_, "src", "packets"), at_pause) << "not resumed";
+    // Nothing lost: the whole capture arrives, and nothing was dropped at the source's inputs (it has none).
+    for (int i = 0; i < 150 && read_u64(*engine_, "counter", "pktcnt") < 1793; ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(read_u64(*engine_, "counter", "pktcnt"), 1793u);
+    EXPECT_EQ(engine_->disabled_drops("src"), 0u);
+}
+
+// A repeated specification (the RI's "repeat <range> / <interval> { <inner> }"): one receipt, one
+// run per interval, redeemed as an envelope of the runs' results.
+TEST_F(MplaneE2E, RepeatedSpecificationGivesOneResultPerRun) {
+    start_tls_engine(pcap_dir() + "/443-firefox.pcap");
+    auto admin = client("client-1");
+    json rep = spec("weir-counter-pktcnt", "counter", "pktcnt", "repeat now + 3s / 1s", counter_results());
+    rep["token"] = "rep-1";
+    const Answer receipt = post(*admin, rep.dump());
+    ASSERT_EQ(receipt.status, 200) << receipt.body.dump(2);
+    EXPECT_EQ(receipt.body.value("receipt", ""), "measure");
+    EXPECT_EQ(receipt.body.at("when"), "repeat now + 3s / 1s");
+    // Each run of a periodic inner scope: 2 s every 3 s, one row per second.
+    json inner = spec("weir-counter-bytecnt-periodic", "counter", "bytecnt", "repeat now + 6s / 3s { now + 2s / 1s }",
+                      counter_results());
+    inner["token"] = "rep-2";
+    ASSERT_EQ(post(*admin, inner.dump()).status, 200);
+
+    std::this_thread::sleep_for(1500ms);
+    const json redeem = {{"redemption", "measure"}, {"token", "rep-1"}};
+    const Answer partial = post(*admin, redeem.dump());
+    ASSERT_EQ(partial.body.value("envelope", ""), "message") << partial.body.dump(2);
+    EXPECT_EQ(partial.body.at("token"), "rep-1");
+    // Runs at 0 s and 1 s (the one at 1 s may be late on a loaded machine); never the one at 2 s.
+    EXPECT_GE(partial.body.at("contents").size(), 1u);
+    EXPECT_LE(partial.body.at("contents").size(), 2u);
+
+    std::this_thread::sleep_for(2000ms);
+    const Answer all = post(*admin, redeem.dump());
+    ASSERT_EQ(all.body.value("envelope", ""), "message") << all.body.dump(2);
+    ASSERT_EQ(all.body.at("contents").size(), 3u) << all.body.dump(2);
+    std::set<std::string> tokens;
+    for (const auto& r : all.body.at("contents")) {
+        EXPECT_EQ(r.at("result"), "measure");
+        ASSERT_EQ(r.at("resultvalues").size(), 1u);
+        EXPECT_EQ(r.at("resultvalues").at(0).at(2).get<uint64_t>(), 292u);  // a reading: the count since the start
+        tokens.insert(r.at("token").get<std::string>());
+    }
+    EXPECT_EQ(tokens.size(), 3u) << "each run has a token of its own";
+    EXPECT_EQ(post(*admin, redeem.dump()).status, 404) << "handed out once complete";
+
+    std::this_thread::sleep_for(3000ms);  // rep-2: runs at 0 s and 3 s, each 2 s long
+    const Answer runs = post(*admin, json({{"redemption", "measure"}, {"token", "rep-2"}}).dump());
+    ASSERT_EQ(runs.body.value("envelope", ""), "message") << runs.body.dump(2);
+    ASSERT_EQ(runs.body.at("contents").size(), 2u) << runs.body.dump(2);
+    for (const auto& r : runs.body.at("contents")) {
+        EXPECT_EQ(r.at("resultvalues").size(), 2u) << r.dump(2);
+        const std::string when = r.at("when");
+        EXPECT_EQ(mplane_time(json(when.substr(when.find(" ... ") + 5))) - mplane_time(json(when.substr(0, when.find(" ... ")))),
+                  2'000'000'000) << when;
+    }
+    // Repetition is for measurements.
+    json stop = spec("weir-stop", "", "", "repeat now + 3s / 1s", json::array({"time"}));
+    const Answer refused = post(*admin, stop.dump());
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_FALSE(engine_->stop_requested());
+}
+
+// Indirect export: a repository (a real HTTP server here) receives one result message per period
+// while the export runs, and none after its interrupt.
+TEST_F(MplaneE2E, ExportsPeriodicResultsToARepository) {
+    httplib::Server repo;
+    std::mutex mu;
+    std::vector<json> received;
+    repo.Post("/repository/result", [&](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard<std::mutex> g(mu);
+        EXPECT_EQ(req.get_header_value("Content-Type"), kType);
+        received.push_back(json::parse(req.body));
+        res.set_content("", "text/plain");
+    });
+    const int repo_port = repo.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(repo_port, 0);
+    std::thread repo_thread([&] { repo.listen_after_bind(); });
+    const auto count = [&] {
+        std::lock_guard<std::mutex> g(mu);
+        return received.size();
+    };
+
+    start_tls_engine(pcap_dir() + "/443-firefox.pcap");
+    auto admin = client("client-1");
+    const std::string url = "http://127.0.0.1:" + std::to_string(repo_port) + "/repository/result";
+    json exp = spec("weir-counter-pktcnt-export", "counter", "pktcnt", "now ... future / 1s", counter_results());
+    exp["parameters"]["repository.url"] = url;
+    exp["token"] = "export-1";
+    const Answer receipt = post(*admin, exp.dump());
+    ASSERT_EQ(receipt.status, 200) << receipt.body.dump(2);
+    EXPECT_EQ(receipt.body.value("receipt", ""), "measure");
+    for (int i = 0; i < 40 && count() < 2; ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    const Answer stopped = post(*admin, json({{"interrupt", "measure"}, {"token", "export-1"}}).dump());
+    ASSERT_EQ(stopped.body.value("result", ""), "measure") << stopped.body.dump(2);
+    const std::size_t rows = stopped.body.at("resultvalues").size();
+    EXPECT_GE(rows, 3u);  // two periods and the cut one
+    for (int i = 0; i < 20 && count() < rows; ++i) {
+        std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(1500ms);  // nothing more comes after the interrupt
+    EXPECT_EQ(count(), rows);
+    {
+        std::lock_guard<std::mutex> g(mu);
+        for (std::size_t i = 0; i < received.size(); ++i) {
+            const json& r = received[i];
+            EXPECT_EQ(r.value("result", ""), "measure") << r.dump(2);
+            EXPECT_EQ(r.at("token"), "export-1");
+            EXPECT_EQ(r.at("parameters").at("repository.url"), url);
+            ASSERT_EQ(r.at("resultvalues").size(), 1u);
+            EXPECT_EQ(r.at("resultvalues").at(0), stopped.body.at("resultvalues").at(i)) << "the same rows, in order";
+            EXPECT_EQ(r.at("when"), r.at("resultvalues").at(0).at(0).get<std::string>() + " ... " +
+                                        r.at("resultvalues").at(0).at(1).get<std::string>());
+        }
+    }
+    EXPECT_EQ(read_u64(*engine_, "mplane", "exported"), rows);
+    EXPECT_EQ(read_u64(*engine_, "mplane", "export_failed"), 0u);
+
+    // A repository nobody listens on: counted as failed, the composition carries on.
+    json nowhere = exp;
+    nowhere["parameters"]["repository.url"] = "http://127.0.0.1:" + std::to_string(free_port()) + "/";
+    nowhere["when"] = "now + 1s / 1s";
+    nowhere["token"] = "export-2";
+    ASSERT_EQ(post(*admin, nowhere.dump()).status, 200);
+    for (int i = 0; i < 50 && read_u64(*engine_, "mplane", "export_failed") == 0; ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(read_u64(*engine_, "mplane", "export_failed"), 1u);
+    json ftp = exp;
+    ftp["parameters"]["repository.url"] = "ftp://127.0.0.1/";
+    ftp["token"] = "export-3";
+    const Answer bad = post(*admin, ftp.dump());
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.body.value("message", "").find("must be an http:// or https:// URL"), std::string::npos);
+    repo.stop();
+    repo_thread.join();
+}
+
+// A log group switched off for a period: TstatLogWriter's logs_off control written over a range.
+// TCP connections that close meanwhile are counted (suppressed) but get no line in
+// log_tcp_complete; once the period is over the log is written again.
+TEST_F(MplaneE2E, LogGroupOffForAPeriod) {
+    const std::string logdir = dir_ + "/live-logs";
+    std::filesystem::remove_all(logdir);
+    if (!start_live_engine(R"(
+    <threadpool id="flows" num_threads="1"/>
+    <block id="meter" type="FlowMeter" invocation="indirect" threadpool="flows"/>
+    <block id="logs" type="TstatLogWriter"><params><log dir=")" + logdir + R"("/></params></block>
+    <connection src_block="src" src_gate="source_out" dst_block="meter" dst_gate="in_pkt"/>
+    <connection src_block="meter" src_gate="out_flow" dst_block="logs" dst_gate="in_flow"/>)",
+                           true)) {
+        GTEST_SKIP() << "live capture on lo needs CAP_NET_RAW";
+    }
+    auto admin = client("client-1");
+    json off = spec("weir-logs-logs_off-set", "logs", "logs_off", "now + 4s", json::array({"time", "weir.control.value"}));
+    off["parameters"]["weir.control.value"] = "tcp_complete";
+    off["token"] = "tcp-off";
+    const auto sent = std::chrono::steady_clock::now();
+    const Answer receipt = post(*admin, off.dump());
+    ASSERT_EQ(receipt.status, 200) << receipt.body.dump(2);
+    EXPECT_EQ(std::get<std::string>(*engine_->read_variable("logs", "logs_off")), "tcp_complete");
+    tcp_connections(5);
+    // Flows closed by their FINs go out at the meter's next tick (each second).
+    EXPECT_EQ(wait_for_value("logs", "suppressed", 5), 5u) << "the flows did not end within the period";
+    EXPECT_EQ(read_u64(*engine_, "logs", "tcp_complete"), 0u);
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, 4s) << "too slow to tell: the period was over";
+
+    std::this_thread::sleep_until(sent + 4300ms);
+    EXPECT_EQ(std::get<std::string>(*engine_->read_variable("logs", "logs_off")), "") << "not put back";
+    tcp_connections(3);
+    EXPECT_EQ(wait_for_value("logs", "tcp_complete", 3), 3u);
+    EXPECT_EQ(read_u64(*engine_, "logs", "suppressed"), 5u);
+    const Answer result = post(*admin, json({{"redemption", "measure"}, {"token", "tcp-off"}}).dump());
+    ASSERT_EQ(result.body.value("result", ""), "measure") << result.body.dump(2);
+    EXPECT_EQ(result.body.at("resultvalues").at(0).at(1), "tcp_complete");
+    EXPECT_EQ(result.body.at("resultvalues").at(1).at(1), "");
+
+    // A value the control refuses is an exception, and nothing changes.
+    json bad = off;
+    bad["parameters"]["weir.control.value"] = "tcp_everything";
+    bad["token"] = "bad-off";
+    const Answer refused = post(*admin, bad.dump());
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_NE(refused.body.value("message", "").find("logs_off takes a comma list"), std::string::npos);
+
+    engine_->request_stop();
+    ASSERT_TRUE(engine_->wait_for(10s));
+    // The file itself: Tstat's header and the 3 connections that closed after the period.
+    int lines = -1;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(logdir)) {
+        if (e.path().filename() == "log_tcp_complete") {
+            std::ifstream in(e.path());
+            std::string line;
+            for (lines = 0; std::getline(in, line);) {
+                lines += line.rfind('#', 0) == 0 ? 0 : 1;
+            }
+        }
+    }
+    EXPECT_EQ(lines, 3);
+}
+
+// A control written over a range is put back at its end: PacketSizeFilter's max for 1 s.
+TEST_F(MplaneE2E, ControlWrittenForAPeriodIsRestored) {
+    start_tls_engine(pcap_dir() + "/443-firefox.pcap");
+    auto admin = client("client-1");
+    json set = spec("weir-small-max-set", "small", "max", "now + 1s", json::array({"time", "weir.control.value"}));
+    set["parameters"]["weir.control.value"] = "300";
+    set["token"] = "max-1s";
+    const Answer receipt = post(*admin, set.dump());
+    ASSERT_EQ(receipt.status, 200) << receipt.body.dump(2);
+    EXPECT_EQ(std::get<uint64_t>(*engine_->read_variable("small", "max")), 300u);
+    std::this_thread::sleep_for(1300ms);
+    EXPECT_EQ(std::get<uint64_t>(*engine_->read_variable("small", "max")), 128u);
+    const Answer result = post(*admin, json({{"redemption", "measure"}, {"token", "max-1s"}}).dump());
+    ASSERT_EQ(result.body.value("result", ""), "measure") << result.body.dump(2);
+    ASSERT_EQ(result.body.at("resultvalues").size(), 2u);
+    EXPECT_EQ(result.body.at("resultvalues").at(0).at(1), "300");
+    EXPECT_EQ(result.body.at("resultvalues").at(1).at(1), "128");
 }
 
 }  // namespace

@@ -63,6 +63,10 @@ void BlockState::deliver(InputId gate, const Message& m) {
         discarded.add(1);
         return;
     }
+    if (disabled.load(std::memory_order_relaxed)) [[unlikely]] {
+        disabled_drops.add(1);
+        return;
+    }
     try {
         block->receive(gate, m);
     } catch (const std::exception& e) {
@@ -242,6 +246,9 @@ void Worker::loop() {
             if (engine->stop.load(std::memory_order_relaxed) || b->failed.load()) {
                 b->finish();
                 continue;
+            }
+            if (b->disabled.load(std::memory_order_relaxed)) {
+                continue;  // paused: a file resumes where it stopped, a live capture's kernel buffer fills
             }
             Block::RunResult r = Block::RunResult::kDone;
             try {
@@ -645,6 +652,36 @@ std::optional<VarValue> Engine::read_variable(std::string_view block, std::strin
     }
     return std::nullopt;
 }
+
+std::vector<std::pair<std::string, std::string>> Engine::blocks() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& b : impl_->blocks) {
+        out.emplace_back(b->id, b->type);
+    }
+    return out;
+}
+
+namespace {
+
+detail::BlockState& named(const detail::EngineImpl& impl, std::string_view block) {
+    detail::BlockState* b = impl.find(block);
+    if (b == nullptr) {
+        throw std::invalid_argument("no block '" + std::string(block) + "'");
+    }
+    return *b;
+}
+
+}  // namespace
+
+void Engine::set_enabled(std::string_view block, bool enabled) {
+    named(*impl_, block).disabled.store(!enabled, std::memory_order_relaxed);
+}
+
+bool Engine::enabled(std::string_view block) const {
+    return !named(*impl_, block).disabled.load(std::memory_order_relaxed);
+}
+
+uint64_t Engine::disabled_drops(std::string_view block) const { return named(*impl_, block).disabled_drops.get(); }
 
 void Engine::write_variable(std::string_view block, std::string_view name, std::string_view value) {
     BlockState* b = impl_->find(block);

@@ -61,6 +61,11 @@ struct BlockState {
     std::atomic<bool> finished{false};
     std::atomic<bool> failed{false};
     Counter discarded;  // messages that reached this block after it failed
+    // The switch Engine::set_enabled flips (e.g. the mPlane bridge's weir-<block>-disable): while
+    // set, input messages are dropped and counted, and a source's run() is not called. One
+    // relaxed load per delivered message (a batch) or per run() call; nothing else.
+    std::atomic<bool> disabled{false};
+    Counter disabled_drops;  // home thread only (deliver runs there)
 
     void attach() { block->state_ = this; }
     void deliver(InputId gate, const Message& m);

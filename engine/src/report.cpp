@@ -112,6 +112,9 @@ std::string Engine::stats_json() const {
         if (b->discarded.get() > 0) {
             vars["discarded_after_failure"] = b->discarded.get();
         }
+        if (b->disabled_drops.get() > 0) {
+            vars["disabled_drops"] = b->disabled_drops.get();
+        }
         blocks[b->id] = {{"type", b->type}, {"variables", vars}};
     }
     nlohmann::json conns = nlohmann::json::array();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <vector>
 #include <stdexcept>
 
@@ -291,7 +292,7 @@ void Initiator::loop() {
                 redemption.token = *it;
                 redemption.token_only = true;
                 const Reply r = svc->handle(redemption, who);
-                if (r.message.kind == Kind::kReceipt) {
+                if (r.message.kind == Kind::kReceipt || !r.final) {  // posted once complete, as the RI does
                     ++it;
                     continue;
                 }
@@ -301,6 +302,99 @@ void Initiator::loop() {
         }
         lk.lock();
         cv_.wait_for(lk, std::chrono::nanoseconds(cfg_.poll_ns), [this] { return quit_; });
+    }
+    lk.unlock();
+    // Leaving: withdraw what we registered, so the supervisor stops offering it. An envelope to the
+    // registration path, where the RI's listener client takes capability changes (RegistrationHandler
+    // hands each message to handle_message, which drops the withdrawn capabilities).
+    Service* svc = service_();
+    if (registered && svc != nullptr) {
+        Message env;
+        env.kind = Kind::kEnvelope;
+        env.verb = "message";
+        env.contents = svc->capabilities("");
+        for (Message& c : env.contents) {
+            c.kind = Kind::kWithdrawal;
+        }
+        cli->set_connection_timeout(1, 0);
+        cli->set_read_timeout(2, 0);
+        auto res = cli->Post(cfg_.registration_path, serialize(env, svc->registry()), type);
+        (res && res->status == 200 ? withdrawals : errors).fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+// --- indirect export -------------------------------------------------------------------------------
+
+Exporter::Exporter(TlsFiles tls, std::size_t max_queue) : tls_(std::move(tls)), max_queue_(max_queue) {
+    thread_ = std::thread([this] { loop(); });
+}
+
+Exporter::~Exporter() { stop(); }
+
+void Exporter::post(std::string url, std::string body) {
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (quit_ || queue_.size() >= max_queue_) {
+            dropped.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        queue_.emplace_back(std::move(url), std::move(body));
+    }
+    cv_.notify_one();
+}
+
+void Exporter::stop() {
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        quit_ = true;
+        dropped.fetch_add(queue_.size(), std::memory_order_relaxed);
+        queue_.clear();
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void Exporter::loop() {
+    std::map<std::string, std::unique_ptr<httplib::Client>> clients;  // by scheme://host:port
+    const std::string type(kContentType);
+    std::unique_lock<std::mutex> lk(mu_);
+    while (true) {
+        cv_.wait(lk, [this] { return quit_ || !queue_.empty(); });
+        if (quit_) {
+            return;
+        }
+        std::vector<std::pair<std::string, std::string>> batch;
+        batch.swap(queue_);
+        lk.unlock();
+        for (auto& [url, body] : batch) {
+            const auto scheme_end = url.find("://");
+            const auto path_at = url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+            const std::string base = url.substr(0, path_at);
+            const std::string path = path_at == std::string::npos ? "/" : url.substr(path_at);
+            auto& cli = clients[base];
+            if (!cli) {
+                const bool tls = base.rfind("https://", 0) == 0;
+                cli = tls && tls_.enabled() ? std::make_unique<httplib::Client>(base, tls_.cert, tls_.key)
+                                            : std::make_unique<httplib::Client>(base);
+                if (tls) {
+                    if (!tls_.ca.empty()) {
+                        cli->set_ca_cert_path(tls_.ca);
+                    }
+                    cli->enable_server_certificate_verification(true);
+                }
+                cli->set_connection_timeout(2, 0);
+                cli->set_read_timeout(5, 0);
+            }
+            if (!cli->is_valid()) {
+                failed.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            auto res = cli->Post(path, body, type);
+            (res && res->status / 100 == 2 ? exported : failed).fetch_add(1, std::memory_order_relaxed);
+        }
+        lk.lock();
     }
 }
 

@@ -214,8 +214,51 @@ When When::parse(std::string_view text) {
     const auto bad = [&](const std::string& why) {
         return ProtocolError("bad temporal scope '" + std::string(text) + "': " + why);
     };
-    if (text.substr(0, 6) == "repeat") {
-        throw bad("repeated specifications are not supported; send one specification per run");
+    if (text.substr(0, 7) == "repeat ") {
+        std::string_view outer = text.substr(7);
+        while (!outer.empty() && outer.back() == ' ') {
+            outer.remove_suffix(1);  // the RI prints its inner scope with " } " at the end
+        }
+        if (outer.find(" cron ") != std::string_view::npos) {
+            throw bad("cron repetitions are not supported; use 'repeat <range> / <interval> { <inner> }'");
+        }
+        When inner;  // "now" unless given
+        if (const auto open = outer.find(" {"); open != std::string_view::npos) {
+            std::string_view body = outer.substr(open + 2);
+            outer = outer.substr(0, open);
+            if (body.empty() || body.back() != '}') {
+                throw bad("the inner scope must end with '}'");
+            }
+            body.remove_suffix(1);
+            while (!body.empty() && body.front() == ' ') body.remove_prefix(1);
+            while (!body.empty() && body.back() == ' ') body.remove_suffix(1);
+            if (body.substr(0, 3) != "now" || body.find(" ... ") != std::string_view::npos) {
+                throw bad("the inner scope must be relative to now: now, now + 10s or now + 10s / 1s");
+            }
+            try {
+                inner = parse(body);
+            } catch (const ProtocolError& e) {
+                throw bad(std::string("inner scope: ") + e.what());
+            }
+        }
+        When w;
+        try {
+            w = parse(outer);
+        } catch (const ProtocolError& e) {
+            throw bad(e.what());
+        }
+        if (w.repeated_ || w.singleton_ || w.period_ns_ <= 0) {
+            throw bad("a repetition needs a range and an interval: repeat now + 10m / 1m { now + 10s }");
+        }
+        w.repeated_ = true;
+        w.inner_singleton_ = inner.singleton_;
+        w.inner_duration_ns_ = inner.singleton_ ? 0 : inner.duration_ns_;
+        w.inner_period_ns_ = inner.period_ns_;
+        if (w.inner_duration_ns_ > w.period_ns_) {
+            throw bad("each run (" + format_duration(w.inner_duration_ns_) + ") must end before the next starts (" +
+                      format_duration(w.period_ns_) + ")");
+        }
+        return w;
     }
     When w;
     std::string_view rest = text;
@@ -267,8 +310,18 @@ When When::parse(std::string_view text) {
     return w;
 }
 
+When When::run_at(int64_t start_ns) const {
+    if (inner_singleton_) {
+        When w;
+        w.start_ = {Instant::Kind::kAbsolute, start_ns};
+        return w;
+    }
+    return range({Instant::Kind::kAbsolute, start_ns}, {Instant::Kind::kAbsolute, start_ns + inner_duration_ns_},
+                 inner_period_ns_);
+}
+
 std::string When::str() const {
-    std::string out = start_.str();
+    std::string out = repeated_ ? "repeat " + start_.str() : start_.str();
     if (!singleton_) {
         if (duration_ns_ >= 0) {
             out += " + ";
@@ -281,6 +334,15 @@ std::string When::str() const {
     if (period_ns_ > 0) {
         out += " / ";
         out += format_duration(period_ns_);
+    }
+    if (repeated_ && !inner_singleton_) {  // as the RI prints it: "{ now }" is left out
+        out += " { now + ";
+        out += format_duration(inner_duration_ns_);
+        if (inner_period_ns_ > 0) {
+            out += " / ";
+            out += format_duration(inner_period_ns_);
+        }
+        out += " }";
     }
     return out;
 }
@@ -299,6 +361,12 @@ When::Span When::resolve(int64_t now_ns) const {
 }
 
 std::string When::check_follows(const When& cap, int64_t now_ns) const {
+    if (repeated_) {  // the outer range within the capability's; each run's period against its period
+        When runs = *this;
+        runs.repeated_ = false;
+        runs.period_ns_ = inner_period_ns_;
+        return runs.check_follows(cap, now_ns);
+    }
     const Span s = resolve(now_ns);
     const Span c = cap.resolve(now_ns);
     if (s.end != kFuture && s.end < now_ns) {

@@ -79,12 +79,19 @@ Service::~Service() {
     {
         std::lock_guard<std::mutex> g(mu_);
         quit_ = true;
+        // Nothing stays switched off or overwritten once nobody can interrupt it.
+        const int64_t now = wall_now_ns();
+        for (auto& [token, j] : jobs_) {
+            if (j.started && !j.done && (j.cap->type == CapType::kDisable || j.cap->type == CapType::kControl)) {
+                close_window(j, now);
+            }
+        }
     }
     cv_.notify_all();
     scheduler_.join();
 }
 
-Message Service::make_cap(std::string label, CapType type, const Target* t, Prim value_prim) {
+Message Service::make_cap(std::string label, CapType type, const Target* t, Prim value_prim, const Switch* sw) {
     Message c;
     c.kind = Kind::kCapability;
     c.verb = "measure";
@@ -100,24 +107,36 @@ Message Service::make_cap(std::string label, CapType type, const Target* t, Prim
         }
         c.metadata.emplace_back("weir.variable.doc", t->spec.doc);
     }
+    if (sw != nullptr) {
+        c.parameters = {{"weir.block", sw->block}};
+    }
     const bool counter = t != nullptr && t->spec.kind == VarKind::kCounter;
     switch (type) {
         case CapType::kMeasure:
             c.when = counter ? When::parse("past ... future") : When::parse("now ... future");
             break;
         case CapType::kPeriodic:
+        case CapType::kExport:
             c.when = When::range({Instant::Kind::kNow, 0}, {Instant::Kind::kFuture, 0}, cfg_.min_period_ns);
             break;
-        case CapType::kControl:
+        case CapType::kControl:  // "now": for good; a range: restored at its end
+        case CapType::kDisable:
+            c.when = When::parse("now ... future");
+            break;
         case CapType::kStop:
             c.when = When::now();
             break;
+    }
+    if (type == CapType::kExport) {
+        c.parameters.push_back({"repository.url", "*"});
     }
     if (type == CapType::kControl) {
         c.parameters.push_back({"weir.control.value", "*"});
         c.results = {"time", "weir.control.value"};
     } else if (type == CapType::kStop) {
         c.results = {"time"};
+    } else if (type == CapType::kDisable) {
+        c.results = {"start", "end", "weir.drops"};
     } else if (counter) {
         c.results = {"start", "end", "weir.count"};
     } else {
@@ -128,11 +147,12 @@ Message Service::make_cap(std::string label, CapType type, const Target* t, Prim
 }
 
 void Service::build_capabilities(const std::vector<Target>& targets) {
-    const auto add = [&](std::string label, CapType type, const Target* t, Prim p) {
+    const auto add = [&](std::string label, CapType type, const Target* t, Prim p, const Switch* sw = nullptr) {
         auto cap = std::make_unique<Cap>();
-        cap->msg = make_cap(std::move(label), type, t, p);
+        cap->msg = make_cap(std::move(label), type, t, p, sw);
         cap->type = type;
         cap->target = t;
+        cap->sw = sw;
         cap->value_prim = p;
         caps_.push_back(std::move(cap));
     };
@@ -142,10 +162,16 @@ void Service::build_capabilities(const std::vector<Target>& targets) {
             const Prim p = t.spec.kind == VarKind::kCounter ? Prim::kNatural : prim_of(t.spec.read());
             add(base, CapType::kMeasure, &t, p);
             add(base + "-periodic", CapType::kPeriodic, &t, p);
+            if (cfg_.export_results) {
+                add(base + "-export", CapType::kExport, &t, p);
+            }
         }
         if (t.spec.write) {
             add(base + "-set", CapType::kControl, &t, Prim::kString);
         }
+    }
+    for (const Switch& sw : cfg_.switches) {
+        add("weir-" + sw.block + "-disable", CapType::kDisable, nullptr, Prim::kNatural, &sw);
     }
     add("weir-stop", CapType::kStop, nullptr, Prim::kString);
 }
@@ -318,6 +344,25 @@ Reply Service::run_specification(const Message& spec, const std::string& identit
     if (const std::string why = spec.when->check_follows(*cap->msg.when, now); !why.empty()) {
         return fail(spec.token, why, 400);
     }
+    if (cap->type == CapType::kExport) {
+        const std::string& url = spec.parameter("repository.url")->value;
+        if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+            return fail(spec.token, "repository.url '" + url + "' must be an http:// or https:// URL", 400);
+        }
+    }
+    if (spec.when->repeated() && cap->type != CapType::kMeasure && cap->type != CapType::kPeriodic &&
+        cap->type != CapType::kExport) {
+        return fail(spec.token, "'" + cap->msg.label + "' cannot be repeated: repetitions are for measurements", 400);
+    }
+    if (cap->type == CapType::kDisable && spec.when->singleton()) {
+        return fail(spec.token, "'" + cap->msg.label + "' needs a range: 'now + 30s' switches the block off for 30 s, "
+                                "'now ... future' until interrupted", 400);
+    }
+    const bool ranged_control = cap->type == CapType::kControl && !spec.when->singleton();
+    if (ranged_control && !cap->target->spec.read) {
+        return fail(spec.token, "control '" + cap->target->spec.name + "' of block '" + cap->target->block +
+                                    "' cannot be read, so it cannot be put back after a range: write it with 'now'", 400);
+    }
 
     Job job;
     job.spec = spec;
@@ -360,7 +405,25 @@ Reply Service::run_specification(const Message& spec, const std::string& identit
     }
 
     switch (cap->type) {
+        case CapType::kDisable:
         case CapType::kControl: {
+            if (cap->type == CapType::kDisable || ranged_control) {
+                if (ranged_control) {
+                    job.value = spec.parameter("weir.control.value")->value;
+                }
+                if (job.start_ns <= now) {
+                    try {
+                        begin(job, now);
+                    } catch (const std::exception& e) {  // only a control's write throws
+                        lk.unlock();
+                        return fail(job.spec.token, "control '" + cap->target->spec.name + "' of block '" +
+                                                        cap->target->block + "' refused '" + job.value + "': " + e.what(),
+                                    400);
+                    }
+                }
+                job.next_ns = job.started ? job.end_ns : job.start_ns;
+                break;
+            }
             const std::string value = spec.parameter("weir.control.value")->value;
             try {
                 cap->target->spec.write(value);
@@ -382,26 +445,17 @@ Reply Service::run_specification(const Message& spec, const std::string& identit
             break;
         case CapType::kMeasure:
         case CapType::kPeriodic:
-            if (job.start_ns <= now) {
-                job.started = true;
-                job.window_start = job.start_ns;
-                if (counter) {
-                    job.base = job.start_ns == start_ns_ ? 0 : std::stoull(read_value(*cap));
-                }
+        case CapType::kExport:
+            if (cap->type == CapType::kExport) {
+                job.export_url = spec.parameter("repository.url")->value;
             }
-            if (job.end_ns <= now && job.period_ns == 0) {  // "now", "past ... now": answer at once
-                if (counter) {
-                    close_window(job, now);
-                } else {
-                    job.rows.push_back({format_time(now), read_value(*cap)});
-                }
-                job.end_ns = now;
-                job.done = true;
-            } else {
-                job.next_ns = !job.started      ? job.start_ns
-                              : job.period_ns > 0 ? std::min(job.start_ns + job.period_ns, job.end_ns)
-                                                  : job.end_ns;
+            if (spec.when->repeated()) {  // runs spawned by the scheduler on the interval's grid
+                job.every_ns = spec.when->period_ns();
+                job.period_ns = 0;
+                job.next_ns = job.start_ns;
+                break;
             }
+            arm(job, now);
             break;
     }
     const bool done = job.done;
@@ -429,12 +483,43 @@ Reply Service::redeem(const Message& in, const std::string& identity, bool inter
     }
     std::unique_lock<std::mutex> lk(mu_);
     auto it = jobs_.find(in.token);
-    if (it == jobs_.end() || it->second.identity != identity) {
+    if (it == jobs_.end() || it->second.identity != identity || !it->second.parent.empty()) {
         lk.unlock();
         return fail(in.token, "unknown token '" + in.token + "': no receipt with it is outstanding (" + kind +
                                   " of a result already redeemed, or never issued)", 404);
     }
     Job& j = it->second;
+    if (j.every_ns > 0) {  // repeated: an envelope of the runs' results so far
+        const int64_t now = wall_now_ns();
+        if (interrupt && !j.done) {
+            for (auto run = jobs_.begin(); run != jobs_.end();) {
+                if (run->second.parent != j.spec.token) {
+                    ++run;
+                    continue;
+                }
+                if (run->second.started) {
+                    close_window(run->second, now);
+                }
+                run->second.end_ns = now;
+                j.finished.push_back(result_of(run->second));
+                run = jobs_.erase(run);
+            }
+            j.children = 0;
+            j.all_spawned = true;
+            j.end_ns = now;
+            j.done = true;
+            j.done_at = now;
+        }
+        if (j.finished.empty() && !j.done) {
+            return Reply{receipt_of(j), 200};
+        }
+        Reply r{envelope_of(j, now), 200, j.done};
+        if (j.done) {
+            results.fetch_add(j.finished.size(), std::memory_order_relaxed);
+            jobs_.erase(it);
+        }
+        return r;
+    }
     if (interrupt && !j.done) {
         const int64_t now = wall_now_ns();
         if (j.started) {
@@ -475,9 +560,134 @@ Message Service::result_of(const Job& j) const {
     return m;
 }
 
+void Service::arm(Job& job, int64_t now) {
+    const bool counter = job.cap->target->spec.kind == VarKind::kCounter;
+    if (job.start_ns <= now) {
+        job.started = true;
+        job.window_start = job.start_ns;
+        if (counter) {
+            job.base = job.start_ns == start_ns_ ? 0 : std::stoull(read_value(*job.cap));
+        }
+    }
+    if (job.end_ns <= now && job.period_ns == 0) {  // "now", "past ... now": answer at once
+        if (counter) {
+            close_window(job, now);
+        } else {
+            job.rows.push_back({format_time(now), read_value(*job.cap)});
+        }
+        job.end_ns = now;
+        job.done = true;
+        job.done_at = now;
+    } else {
+        job.next_ns = !job.started      ? job.start_ns
+                      : job.period_ns > 0 ? std::min(job.start_ns + job.period_ns, job.end_ns)
+                                          : job.end_ns;
+    }
+}
+
+void Service::spawn_run(Job& parent, int64_t now) {
+    const int64_t at = parent.next_ns;
+    Job run;
+    run.spec = parent.spec;
+    run.spec.when = parent.spec.when->run_at(at);
+    run.spec.token = parent.spec.token + "-run" + std::to_string(++parent.runs);  // as the RI retokens its runs
+    run.cap = parent.cap;
+    run.identity = parent.identity;
+    run.parent = parent.spec.token;
+    run.export_url = parent.export_url;
+    const When::Span span = run.spec.when->resolve(now);
+    run.start_ns = span.start;
+    run.end_ns = span.end;
+    run.period_ns = run.spec.when->period_ns();
+    if (run.cap->target->spec.kind == VarKind::kCounter && run.spec.when->singleton()) {
+        run.start_ns = start_ns_;  // a single reading of a counter: its growth since the start, as "now"
+    }
+    arm(run, now);
+    ++parent.children;
+    int64_t next = at + parent.every_ns;  // the grid, skipping runs missed while late
+    while (next <= now) {
+        next += parent.every_ns;
+    }
+    if (next >= parent.end_ns) {
+        parent.next_ns = kFuture;
+        parent.all_spawned = true;
+    } else {
+        parent.next_ns = next;
+    }
+    if (run.done) {
+        adopt(parent, run, now);
+    } else if (!jobs_.emplace(run.spec.token, std::move(run)).second) {
+        --parent.children;  // a client's token took the name: this run is lost
+    }
+}
+
+void Service::adopt(Job& parent, const Job& run, int64_t now) {
+    parent.finished.push_back(result_of(run));
+    --parent.children;
+    if (parent.all_spawned && parent.children == 0) {
+        parent.end_ns = std::min(parent.end_ns, now);
+        parent.done = true;
+        parent.done_at = now;
+    }
+}
+
+Message Service::envelope_of(const Job& j, int64_t now) const {
+    Message env;
+    env.kind = Kind::kEnvelope;
+    env.verb = "message";
+    env.token = j.spec.token;
+    env.label = j.spec.label;
+    env.when = When::absolute(j.start_ns, std::max(j.start_ns, std::min(j.end_ns, now)));
+    env.contents = j.finished;
+    return env;
+}
+
+void Service::set_switch(const Switch& sw, bool off) {
+    int& n = disabled_[&sw];
+    if (off) {
+        if (n++ == 0) {
+            sw.set_enabled(false);
+        }
+    } else if (n > 0 && --n == 0) {
+        sw.set_enabled(true);
+    }
+}
+
+void Service::begin(Job& j, int64_t now) {
+    if (j.cap->type == CapType::kDisable) {
+        set_switch(*j.cap->sw, true);
+        j.base = j.cap->sw->drops();
+    } else {
+        const Target& t = *j.cap->target;
+        j.restore = weir::to_string(t.spec.read());
+        t.spec.write(j.value);  // throws when the control refuses the value
+        j.rows.push_back({format_time(now), weir::to_string(t.spec.read())});
+    }
+    j.started = true;
+    j.window_start = now;
+}
+
 void Service::close_window(Job& j, int64_t now) {
-    if (j.rows.size() >= cfg_.max_rows) {
+    if (j.cap->type == CapType::kDisable) {
+        set_switch(*j.cap->sw, false);
+        const uint64_t drops = j.cap->sw->drops();
+        j.rows.push_back({format_time(j.window_start), format_time(now), std::to_string(drops - j.base)});
         return;
+    }
+    if (j.cap->type == CapType::kControl) {
+        try {
+            j.cap->target->spec.write(j.restore);
+        } catch (const std::exception&) {
+            // The value it had a moment ago: a control that refuses it now has nothing better.
+        }
+        j.rows.push_back({format_time(now), weir::to_string(j.cap->target->spec.read())});
+        return;
+    }
+    if (j.rows.size() >= cfg_.max_rows) {
+        if (j.export_url.empty()) {
+            return;
+        }
+        j.rows.erase(j.rows.begin());  // an export keeps going; its result keeps the latest rows
     }
     const bool counter = j.cap->target->spec.kind == VarKind::kCounter;
     if (counter) {
@@ -488,10 +698,39 @@ void Service::close_window(Job& j, int64_t now) {
     } else {
         j.rows.push_back({format_time(now), read_value(*j.cap)});
     }
+    if (!j.export_url.empty() && cfg_.export_results) {
+        // One result message per row, as a repository takes them: the specification, the row, its window.
+        Message m = j.spec;
+        m.kind = Kind::kResult;
+        m.token_only = false;
+        m.metadata = j.cap->msg.metadata;
+        m.resultvalues = {j.rows.back()};
+        m.when = When::absolute(j.window_start, now);
+        cfg_.export_results(j.export_url, serialize(m, reg_));
+    }
     j.window_start = now;
 }
 
 void Service::act(Job& j, int64_t now) {
+    if (j.every_ns > 0) {
+        spawn_run(j, now);
+        if (j.all_spawned && j.children == 0 && !j.done) {
+            j.done = true;
+            j.done_at = now;
+        }
+        return;
+    }
+    if (!j.started && (j.cap->type == CapType::kDisable || j.cap->type == CapType::kControl)) {
+        try {
+            begin(j, now);
+            j.next_ns = j.end_ns;
+        } catch (const std::exception&) {
+            j.end_ns = now;  // a deferred write the control refused: the result has no rows
+            j.done = true;
+            j.done_at = now;
+        }
+        return;
+    }
     if (!j.started) {
         j.started = true;
         j.window_start = now;
@@ -531,6 +770,13 @@ void Service::scheduler_loop() {
             } else {
                 if (j.next_ns <= now) {
                     act(j, now);
+                }
+                if (j.done && !j.parent.empty()) {  // a finished run goes to its repeated job
+                    if (auto p = jobs_.find(j.parent); p != jobs_.end()) {
+                        adopt(p->second, j, now);
+                    }
+                    it = jobs_.erase(it);
+                    continue;
                 }
                 if (!j.done) {
                     next = std::min(next, j.next_ns);

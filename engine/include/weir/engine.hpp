@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace weir {
@@ -104,6 +105,16 @@ public:
     std::optional<VarValue> read_variable(std::string_view block, std::string_view name) const;
     // Throws std::invalid_argument for an unknown block/variable or a value the control refuses.
     void write_variable(std::string_view block, std::string_view name, std::string_view value);
+
+    // Every block: (id, registered type), in composition order.
+    std::vector<std::pair<std::string, std::string>> blocks() const;
+    // The per-block switch, safe from any thread (one relaxed atomic). While a block is disabled
+    // the messages that reach its inputs are dropped and counted (disabled_drops; in stats_json as
+    // the variable "disabled_drops" once non-zero), its run() is not called (a source pauses) and
+    // its timers still fire. Throws std::invalid_argument for an unknown block.
+    void set_enabled(std::string_view block, bool enabled);
+    bool enabled(std::string_view block) const;
+    uint64_t disabled_drops(std::string_view block) const;
 
 private:
     Engine();

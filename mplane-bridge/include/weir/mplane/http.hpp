@@ -12,7 +12,8 @@
 // Initiator (component-initiated workflow; the supervisor is the HTTP server): registers the
 // capabilities (POST registration path, an envelope with a "callback" capability), polls the
 // specification path for an envelope of specifications and interrupts, and posts receipts and
-// results to the result path. A 428 reply means "register again".
+// results to the result path. A 428 reply means "register again". When it stops it withdraws its
+// capabilities: an envelope of withdrawals posted to the registration path.
 #pragma once
 
 #include <weir/mplane/service.hpp>
@@ -24,6 +25,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace httplib {
 class Server;
@@ -84,6 +87,7 @@ public:
     std::atomic<uint64_t> registrations{0};
     std::atomic<uint64_t> polls{0};
     std::atomic<uint64_t> posted{0};
+    std::atomic<uint64_t> withdrawals{0};  // envelopes of withdrawals the supervisor accepted
     std::atomic<uint64_t> errors{0};
 
 private:
@@ -92,6 +96,34 @@ private:
     InitiatorConfig cfg_;
     std::mutex mu_;
     std::condition_variable cv_;
+    bool quit_ = false;
+    std::thread thread_;
+};
+
+// Indirect export: posts mPlane messages (results of weir-<block>-<variable>-export jobs) to
+// repository URLs, http(s)://host[:port][/path], on a thread of its own, so that a slow or absent
+// repository never holds up the scheduler. post() only queues; a full queue drops and counts.
+// With TLS files it presents the bridge's certificate and checks the repository's against tls.ca.
+class Exporter {
+public:
+    explicit Exporter(TlsFiles tls, std::size_t max_queue = 4096);
+    ~Exporter();
+    Exporter(const Exporter&) = delete;
+    Exporter& operator=(const Exporter&) = delete;
+
+    void post(std::string url, std::string body);
+    void stop();  // what is still queued is dropped (counted)
+    std::atomic<uint64_t> exported{0};  // accepted by the repository (2xx)
+    std::atomic<uint64_t> failed{0};    // refused or unreachable
+    std::atomic<uint64_t> dropped{0};   // queue full, or left at stop
+
+private:
+    void loop();
+    TlsFiles tls_;
+    std::size_t max_queue_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::pair<std::string, std::string>> queue_;
     bool quit_ = false;
     std::thread thread_;
 };

@@ -3,8 +3,11 @@
 //   now | 2014-08-25 14:51:02              singleton
 //   A ... B | A + 30m | past ... now | now ... future      ranges (A, B: now, past, future or a time)
 //   <range> / 10s                          periodic (the period of a capability is its minimum)
+//   repeat <range> / 1m { now + 10s / 1s } repeated: a run every minute over the range, each run
+//                                          the inner scope (now | now + d | now + d / p); no inner
+//                                          scope = a single reading ("now") per repetition
 // Durations are [Nd][Nh][Nm][Ns]. Times are UTC "YYYY-MM-DD[ HH[:MM[:SS[.frac]]]]". "inf" is
-// read as "future". Repeated scopes ("repeat ...") are refused.
+// read as "future". Cron repetitions ("repeat <range> cron ...") are refused.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +47,10 @@ public:
 
     std::string str() const;
     bool singleton() const { return singleton_; }
-    int64_t period_ns() const { return period_ns_; }
+    int64_t period_ns() const { return period_ns_; }  // repeated: the interval between runs
+    bool repeated() const { return repeated_; }
+    // Repeated: the scope of the run starting at `start_ns` (absolute).
+    When run_at(int64_t start_ns) const;
 
     struct Span {
         int64_t start = 0;  // kPast when unbounded
@@ -63,6 +69,10 @@ private:
     Instant end_;
     int64_t duration_ns_ = -1;  // "A + d": the end is start + d
     int64_t period_ns_ = 0;
+    bool repeated_ = false;
+    bool inner_singleton_ = true;    // repeated: each run a single reading
+    int64_t inner_duration_ns_ = 0;  // repeated, not singleton: each run lasts this long
+    int64_t inner_period_ns_ = 0;    // repeated: each run's period (0 = one row per run)
 };
 
 }  // namespace weir::mplane
