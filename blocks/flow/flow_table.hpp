@@ -114,9 +114,14 @@ void FlowTable::advance(int64_t now_ns, OnDue&& on_due) {
         return;
     }
     // A jump longer than a turn visits every slot once, however long the gap.
-    const int64_t steps = std::min<int64_t>(now_sec - wheel_sec_, kWheelSlots);
+    const int64_t from = wheel_sec_;
+    const int64_t steps = std::min<int64_t>(now_sec - from, kWheelSlots);
     for (int64_t s = 1; s <= steps; ++s) {
-        const auto slot = static_cast<uint16_t>((wheel_sec_ + s) % kWheelSlots);
+        // The second being drained counts as processed: a flow in it that is not due yet (its
+        // deadline later in this second) goes to the next second's slot, not back into this one,
+        // which would not be visited again for a whole turn of the wheel.
+        wheel_sec_ = from + s;
+        const auto slot = static_cast<uint16_t>(wheel_sec_ % kWheelSlots);
         uint32_t it = wheel_[slot];
         wheel_[slot] = 0;  // detach: flows that stay are linked again below
         while (it != 0) {
