@@ -408,6 +408,16 @@ int append_dns_rows(std::string& out, std::string_view ends, const flow::L7Recor
         hex(out, id, 4);
         out += ' ';
     };
+    // A question as Tstat prints it: "name - CLASS TYPE " (no TTL), its own names for class and type.
+    const auto question = [&](const std::string& name, uint16_t qtype, uint16_t qclass) {
+        const char* tn = type_name(qtype);
+        out += name;
+        out += " - ";
+        out += tstat_class(qclass);
+        out += ' ';
+        out += tn != nullptr ? tn : "OTHER";
+        out += ' ';
+    };
     // Questions.
     std::size_t off = 12;
     std::string first_q;
@@ -433,13 +443,8 @@ int append_dns_rows(std::string& out, std::string_view ends, const flow::L7Recor
         }
         if (!response) {
             begin_row("REQ");
-            const char* tn = type_name(qtype);
-            out += q;
-            out += " - ";
-            out += tstat_class(qclass);
-            out += ' ';
-            out += tn != nullptr ? tn : "OTHER";
-            out += " -";
+            question(q, qtype, qclass);
+            out += '-';
             out += tail;
             ++rows;
         }
@@ -452,13 +457,7 @@ int append_dns_rows(std::string& out, std::string_view ends, const flow::L7Recor
         if (qd == 0) {
             out += "- - - - ";
         } else {
-            const char* tn = type_name(first_qtype);
-            out += first_q;
-            out += " - ";
-            out += tstat_class(first_qclass);
-            out += ' ';
-            out += tn != nullptr ? tn : "OTHER";
-            out += ' ';
+            question(first_q, first_qtype, first_qclass);
         }
         out += rcode_name(rcode);
         out += tail;

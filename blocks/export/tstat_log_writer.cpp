@@ -200,19 +200,13 @@ TstatLogWriter::TstatLogWriter(BlockSetup& s) : Block(s) {
     }
     const std::string messages = s.param<std::string>(
         "log.messages", "", "per-message logs from FlowMeter's out_l7: http, dns, http,dns or empty");
-    for (std::size_t pos = 0; pos < messages.size();) {
-        const std::size_t comma = std::min(messages.find(',', pos), messages.size());
-        const std::string item = messages.substr(pos, comma - pos);
-        if (item == "http") {
-            http_log_ = true;
-        } else if (item == "dns") {
-            dns_log_ = true;
-        } else {
-            throw ParamError(s.param_input().line, "param 'log.messages' of block '" + s.id() + "' has '" + item +
-                                                       "', expected http, dns or http,dns");
-        }
-        pos = comma + 1;
+    const auto logs = flow::parse_l7_selection(messages);
+    if (!logs) {
+        throw ParamError(s.param_input().line, "param 'log.messages' of block '" + s.id() + "' is '" + messages +
+                                                   "', expected http, dns, http,dns or empty");
     }
+    http_log_ = logs->http;
+    dns_log_ = logs->dns;
     const uint32_t privacy = s.param<uint32_t>(
         "log.http_full_url", 0,
         "log_http_complete privacy (Tstat's http_full_url): 0 no path, Referer/Location cut to scheme://host, no "

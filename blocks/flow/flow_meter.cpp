@@ -100,19 +100,13 @@ FlowMeter::FlowMeter(BlockSetup& s) : Block(s) {
     }
     const std::string events = s.param<std::string>(
         "l7.events", "", "layer-7 messages to emit on out_l7: http (HTTP heads), dns (DNS messages), http,dns or empty");
-    for (std::size_t pos = 0; pos < events.size();) {
-        const std::size_t comma = std::min(events.find(',', pos), events.size());
-        const std::string item = events.substr(pos, comma - pos);
-        if (item == "http") {
-            http_events_ = true;
-        } else if (item == "dns") {
-            dns_events_ = true;
-        } else {
-            throw ParamError(s.param_input().line, "param 'l7.events' of block '" + s.id() + "' has '" + item +
-                                                       "', expected http, dns or http,dns");
-        }
-        pos = comma + 1;
+    const auto wanted = flow::parse_l7_selection(events);
+    if (!wanted) {
+        throw ParamError(s.param_input().line, "param 'l7.events' of block '" + s.id() + "' is '" + events +
+                                                   "', expected http, dns, http,dns or empty");
     }
+    http_events_ = wanted->http;
+    dns_events_ = wanted->dns;
     s.input<PacketBatch>("in_pkt", "packets to meter");
     out_ = s.output<flow::FlowBatch>("out_flow", "finished flows, in batches", {"out_flows"});
     out_l7_ = s.output<flow::L7Batch>("out_l7", "layer-7 messages (l7.events): HTTP heads, DNS messages");

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -228,6 +229,14 @@ using FlowBatchPool = RecordBatchPool<FlowRecord, 64>;
 // log_dns_complete. The payload's first bytes are copied, so the writer parses them on its own
 // thread and the capture buffer is not held.
 enum class L7Kind : uint8_t { kHttpRequest, kHttpResponse, kDns };
+
+// Which layer-7 messages a composition asks for: "http", "dns", "http,dns" or "" (FlowMeter's
+// l7.events, TstatLogWriter's log.messages). nullopt for anything else.
+struct L7Selection {
+    bool http = false;
+    bool dns = false;
+};
+std::optional<L7Selection> parse_l7_selection(std::string_view text);
 
 struct L7Record {
     static constexpr uint32_t kMaxBytes = 1500;
