@@ -18,8 +18,14 @@ def esc(s):
     return s.replace("|", "\\|")
 
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def describe(engine, block_type):
     out = subprocess.run([engine, "--describe", block_type], capture_output=True, text=True, check=True).stdout
+    # Defaults that name the build's source tree (e.g. the mPlane registry folder) do not depend
+    # on where the tree was checked out.
+    out = out.replace(ROOT, "<source>")
     lines = out.splitlines()
     d = {"summary": lines[0].split(" - ", 1)[1], "aliases": [], "inv": [], "in": [], "out": [],
          "params": [], "vars": [], "timers": []}
