@@ -69,6 +69,16 @@ void hex_digest(crypto::HashStream& h, size_t keep_chars, char* out) {
 }
 
 // JA3: "version,ciphers,extensions,groups,point_formats", decimal, '-'-joined, GREASE removed.
+// JA4's lists: sorted values as comma-separated 4-digit hex.
+void put_hex_list(crypto::HashStream& hs, const uint16_t* v, size_t k) {
+    for (size_t i = 0; i < k; ++i) {
+        if (i != 0) {
+            hs.put(',');
+        }
+        hs.put_hex4(v[i]);
+    }
+}
+
 void compute_ja3(uint16_t version, const HelloSpans& s, FixedText<33>& out) {
     crypto::HashStream h(crypto::HashAlg::kMd5);
     h.put_dec(version);
@@ -180,12 +190,7 @@ void compute_ja4(const TlsClientHello& h, TlsTransport t, const HelloSpans& s, F
     char b[13] = "000000000000";
     if (k != 0) {
         crypto::HashStream hs(crypto::HashAlg::kSha256);
-        for (size_t i = 0; i < k; ++i) {
-            if (i != 0) {
-                hs.put(',');
-            }
-            hs.put_hex4(sorted[i]);
-        }
+        put_hex_list(hs, sorted, k);
         hex_digest(hs, 12, b);
     }
 
@@ -205,12 +210,7 @@ void compute_ja4(const TlsClientHello& h, TlsTransport t, const HelloSpans& s, F
     char c[13] = "000000000000";
     if (k != 0) {
         crypto::HashStream hs(crypto::HashAlg::kSha256);
-        for (size_t i = 0; i < k; ++i) {
-            if (i != 0) {
-                hs.put(',');
-            }
-            hs.put_hex4(sorted[i]);
-        }
+        put_hex_list(hs, sorted, k);
         if (s.sig_algs.n >= 2) {
             hs.put('_');
             for (size_t i = 0; i + 1 < s.sig_algs.n; i += 2) {
